@@ -1,0 +1,111 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { IoError } from './errors.js';
+
+/**
+ * Random access to the bytes of one layer. The interpreter asks for small windows; a file source
+ * reads only those (a header parse of a 26 MiB kernel touches a few KiB), a buffer source is free.
+ */
+export interface ByteSource {
+  readonly size: number;
+  /** A window holding at least [offset, offset+length), which the caller has checked is inside `size`. */
+  window(offset: number, length: number): Window;
+  /** A copy of [offset, offset+length). */
+  slice(offset: number, length: number): Uint8Array;
+}
+
+export interface Window {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  /** Absolute offset of bytes[0]. */
+  readonly base: number;
+}
+
+export class BufferSource implements ByteSource {
+  readonly size: number;
+  private readonly whole: Window;
+  constructor(readonly bytes: Uint8Array) {
+    this.size = bytes.length;
+    this.whole = { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), base: 0 };
+  }
+  window(): Window {
+    return this.whole;
+  }
+  slice(offset: number, length: number): Uint8Array {
+    return this.bytes.slice(offset, offset + length);
+  }
+}
+
+const PAGE = 64 * 1024;
+
+/** Reads a file on demand through one sliding window; never the whole file. */
+export class FileSource implements ByteSource {
+  readonly size: number;
+  private fd: number | null;
+  private current: Window = { bytes: new Uint8Array(0), view: new DataView(new ArrayBuffer(0)), base: 0 };
+
+  constructor(readonly path: string) {
+    try {
+      this.fd = openSync(path, 'r');
+      const st = fstatSync(this.fd);
+      if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+      this.size = st.size;
+    } catch (e) {
+      throw ioError(e, path, 'open');
+    }
+  }
+
+  window(offset: number, length: number): Window {
+    const c = this.current;
+    if (offset >= c.base && offset + length <= c.base + c.bytes.length) return c;
+    const base = offset - (offset % 4096);
+    const want = Math.min(Math.max(PAGE, offset + length - base), this.size - base);
+    const bytes = this.read(base, want);
+    this.current = { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), base };
+    return this.current;
+  }
+
+  slice(offset: number, length: number): Uint8Array {
+    const c = this.current;
+    if (offset >= c.base && offset + length <= c.base + c.bytes.length) return c.bytes.slice(offset - c.base, offset - c.base + length);
+    return this.read(offset, length);
+  }
+
+  private read(offset: number, length: number): Uint8Array {
+    if (this.fd === null) throw new IoError('closed', 'file already closed', { file: this.path });
+    const out = new Uint8Array(length);
+    let done = 0;
+    try {
+      while (done < length) {
+        const n = readSync(this.fd, out, done, length - done, offset + done);
+        if (n === 0) throw new IoError('short-read', `file shrank while reading (wanted ${length} bytes at 0x${offset.toString(16)})`, { file: this.path, offset });
+        done += n;
+      }
+    } catch (e) {
+      throw ioError(e, this.path, 'read');
+    }
+    return out;
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+export function ioError(e: unknown, path: string, what: string): IoError {
+  if (e instanceof IoError) return e;
+  const code = (e as NodeJS.ErrnoException)?.code ?? 'EIO';
+  const reason = (e as Error)?.message ?? String(e);
+  return new IoError(code, `cannot ${what} file: ${reason.replace(/^[A-Z]+: /, '')}`, { file: path }, e);
+}
+
+/** The Uint8Array's bytes as latin1 text (each byte one char), for messages and string compares. */
+export function latin1(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
+  return s;
+}
+
+export function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}

@@ -1,0 +1,610 @@
+/**
+ * Schema loader: schema files (YAML, data only) -> the validated model of ../types.ts.
+ * Resolves imports inside the search path, type and enum references, and binds every expression.
+ */
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SchemaError } from '../core/errors.js';
+import { bindExpr, BindError } from '../expr/bind.js';
+import { ExprSyntaxError, parseExpr } from '../expr/parser.js';
+import { splitTemplate, TemplateSyntaxError } from '../expr/template.js';
+import type {
+  BitDef, CheckDef, CompiledExpr, DetectRule, Endian, EnumDef, FieldDef, FlagSetDef, InnerCandidate,
+  MagicRule, RegionDecl, Repeat, ScanDecl, SchemaDef, Severity, Template, TemplatePart, TypeDef, TypeRef,
+} from '../types.js';
+import { parseYamlFile, YNode } from './yaml-node.js';
+
+/** The schemas shipped with kimg. */
+export const BUILTIN_SCHEMA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../schemas');
+
+const SCHEMA_EXT = ['.yaml', '.yml'];
+
+/** Identifiers: lower snake case, not starting with `_` (reserved for built-ins). */
+const ID = /^[a-z][a-z0-9_]*$/;
+/** Schema ids may contain dashes (file names). */
+const SCHEMA_ID = /^[a-z][a-z0-9_-]*$/;
+/** Names a plain object already has; refused so that no field can shadow or reach them. */
+const FORBIDDEN_IDS = new Set(Object.getOwnPropertyNames(Object.prototype).concat(['prototype', 'value']));
+
+const INT_TYPE = /^([us])(8|16|32|64)(le|be)?$/;
+
+export interface LoaderOptions {
+  /** Directories searched for `<id>.yaml`, in order. The built-in directory is appended unless `builtins: false`. */
+  readonly searchPath?: readonly string[];
+  readonly builtins?: boolean;
+  /** Let imports leave the search path (off by default: a schema cannot read arbitrary files). */
+  readonly allowOutsideImports?: boolean;
+}
+
+export class SchemaLoader {
+  readonly searchPath: readonly string[];
+  private readonly byFile = new Map<string, SchemaDef>();
+  private readonly loading: string[] = [];
+  private readonly allowOutside: boolean;
+
+  constructor(options: LoaderOptions = {}) {
+    const dirs = [...(options.searchPath ?? [])];
+    if (options.builtins !== false) dirs.push(BUILTIN_SCHEMA_DIR);
+    this.searchPath = dirs.map((d) => safeRealpath(resolve(d)));
+    this.allowOutside = options.allowOutsideImports ?? false;
+  }
+
+  /** Every schema id found in the search path (first directory wins on duplicates). */
+  listIds(): string[] {
+    const ids = new Set<string>();
+    for (const dir of this.searchPath) {
+      let names: string[] = [];
+      try {
+        names = readdirNames(dir);
+      } catch {
+        continue;
+      }
+      for (const n of names) {
+        const ext = SCHEMA_EXT.find((e) => n.endsWith(e));
+        if (ext) ids.add(n.slice(0, -ext.length));
+      }
+    }
+    return [...ids].sort();
+  }
+
+  /** Load by id (`pe`) or by path (`./my.yaml`). */
+  load(idOrPath: string): SchemaDef {
+    const file = this.locate(idOrPath, null);
+    return this.loadFile(file);
+  }
+
+  private locate(ref: string, from: string | null): string {
+    const looksLikePath = ref.includes('/') || ref.includes(sep) || SCHEMA_EXT.some((e) => ref.endsWith(e));
+    if (looksLikePath) {
+      const base = from ? dirname(from) : process.cwd();
+      const file = isAbsolute(ref) ? ref : resolve(base, ref);
+      let real: string;
+      try {
+        real = realpathSync(file);
+      } catch {
+        throw new SchemaError('schema-not-found', `schema file '${ref}' not found (looked at ${file})`);
+      }
+      if (from && !this.allowOutside && !this.inSearchPath(real) && !isInside(real, dirname(from))) {
+        throw new SchemaError('import-outside', `import '${ref}' resolves to ${real}, outside the schema search path`, undefined,
+          'import schemas by id, or allow outside imports explicitly (--allow-outside-imports)');
+      }
+      return real;
+    }
+    if (!SCHEMA_ID.test(ref)) throw new SchemaError('bad-schema-id', `'${ref}' is not a schema id (lower case letters, digits, - and _)`);
+    for (const dir of this.searchPath) {
+      for (const ext of SCHEMA_EXT) {
+        const file = join(dir, ref + ext);
+        if (isFile(file)) return safeRealpath(file);
+      }
+    }
+    throw new SchemaError('schema-not-found', `no schema '${ref}' in the search path`, undefined, `searched: ${this.searchPath.join(', ')}`);
+  }
+
+  private inSearchPath(file: string): boolean {
+    return this.searchPath.some((d) => isInside(file, d));
+  }
+
+  loadFile(file: string): SchemaDef {
+    const cached = this.byFile.get(file);
+    if (cached) return cached;
+    if (this.loading.includes(file)) {
+      const cycle = [...this.loading.slice(this.loading.indexOf(file)), file].map((f) => relative(process.cwd(), f) || f);
+      throw new SchemaError('import-cycle', `import cycle: ${cycle.join(' -> ')}`);
+    }
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new SchemaError('schema-unreadable', `cannot read schema file ${file}: ${(e as Error).message}`);
+    }
+    this.loading.push(file);
+    try {
+      const def = new SchemaBuilder(this, file, parseYamlFile(text, file)).build();
+      this.byFile.set(file, def);
+      return def;
+    } finally {
+      this.loading.pop();
+    }
+  }
+
+  /** Used by the builder for `imports:`. */
+  importSchema(ref: string, from: string, node: YNode): SchemaDef {
+    try {
+      return this.loadFile(this.locate(ref, from));
+    } catch (e) {
+      if (e instanceof SchemaError && e.pos === undefined) node.fail(e.code, e.message, e.hint);
+      throw e;
+    }
+  }
+}
+
+const TOP_KEYS = ['$schema', 'kimg', 'id', 'title', 'description', 'endian', 'imports', 'root', 'detect', 'summary', 'enums', 'flags', 'types', 'regions', 'scans'];
+const TYPE_KEYS = ['doc', 'endian', 'fields', 'checks'];
+const FIELD_KEYS = ['id', 'doc', 'type', 'size', 'at', 'if', 'count', 'repeat', 'endian', 'enum', 'flags', 'bits', 'const', 'severity', 'message', 'hidden', 'value', 'on', 'cases', 'default', 'encoding'];
+const CHECK_KEYS = ['id', 'assert', 'message', 'severity'];
+const REGION_KEYS = ['id', 'doc', 'each', 'name', 'offset', 'size', 'main', 'codec', 'codecs', 'expected_size', 'expected_size_modulo', 'inner', 'checks'];
+
+class SchemaBuilder {
+  private id = '';
+  private endian: Endian = 'le';
+  private readonly imports = new Map<string, SchemaDef>();
+  private readonly enums = new Map<string, EnumDef>();
+  private readonly flagSets = new Map<string, FlagSetDef>();
+  private readonly types = new Map<string, TypeDef>();
+  private readonly refs: { ref: TypeRef; node: YNode }[] = [];
+
+  constructor(private readonly loader: SchemaLoader, private readonly file: string, private readonly doc: YNode) {}
+
+  build(): SchemaDef {
+    const top = this.doc.fields(TOP_KEYS);
+    const version = req(top, 'kimg', this.doc);
+    if (version.int() !== 1n) version.fail('bad-version', `unsupported kimg schema version ${version.text()}`, 'this kimg reads version 1');
+    const idNode = req(top, 'id', this.doc);
+    this.id = idNode.str();
+    if (!SCHEMA_ID.test(this.id)) idNode.fail('bad-id', `schema id '${this.id}' must be lower case letters, digits, - and _`);
+    this.endian = top.has('endian') ? endianOf(top.get('endian')!) : 'le';
+
+    for (const [alias, aliasNode, ref] of top.get('imports')?.entries() ?? []) {
+      if (!ID.test(alias)) aliasNode.fail('bad-alias', `import alias '${alias}' must be a lower snake_case name`);
+      this.imports.set(alias, this.loader.importSchema(ref.str(), this.file, ref));
+    }
+    for (const [name, nameNode, body] of top.get('enums')?.entries() ?? []) {
+      checkId(name, nameNode, 'enum');
+      this.enums.set(name, this.enumDef(name, body));
+    }
+    for (const [name, nameNode, body] of top.get('flags')?.entries() ?? []) {
+      checkId(name, nameNode, 'flag set');
+      this.flagSets.set(name, this.flagSetDef(name, body));
+    }
+    const typeEntries = req(top, 'types', this.doc).entries();
+    // Field names of every type first, so that expressions can be checked against them.
+    for (const [name, nameNode] of typeEntries) checkId(name, nameNode, 'type');
+    for (const [name, , body] of typeEntries) this.types.set(name, this.typeDef(name, body));
+    for (const { ref, node } of this.refs) ref.target = this.resolveType(ref.name, node);
+
+    const rootNode = req(top, 'root', this.doc);
+    const root: TypeRef = { name: rootNode.str(), target: null };
+    root.target = this.resolveType(root.name, rootNode);
+    const rootNames = new Set(root.target.fields.map((f) => f.id));
+
+    return {
+      id: this.id,
+      file: this.file,
+      title: req(top, 'title', this.doc).str(),
+      description: top.get('description')?.str() ?? null,
+      endian: this.endian,
+      imports: this.imports,
+      root,
+      types: this.types,
+      enums: this.enums,
+      flagSets: this.flagSets,
+      detect: top.has('detect') ? this.detectRule(top.get('detect')!, rootNames) : null,
+      summary: top.has('summary') ? this.template(top.get('summary')!, rootNames) : null,
+      regions: (top.get('regions')?.items() ?? []).map((n) => this.region(n, rootNames)),
+      scans: (top.get('scans')?.items() ?? []).map((n) => this.scan(n)),
+    };
+  }
+
+  private enumDef(name: string, body: YNode): EnumDef {
+    const byValue = new Map<bigint, string>();
+    const byName = new Map<string, bigint>();
+    for (const [key, keyNode, member] of body.entries()) {
+      const value = intKey(key, keyNode);
+      const label = member.str();
+      if (byName.has(label)) member.fail('duplicate-name', `enum ${name} names '${label}' twice`);
+      byValue.set(value, label);
+      byName.set(label, value);
+    }
+    return { name, schemaId: this.id, byValue, byName };
+  }
+
+  private flagSetDef(name: string, body: YNode): FlagSetDef {
+    const flags: { mask: bigint; name: string }[] = [];
+    for (const [key, keyNode, member] of body.entries()) {
+      const mask = intKey(key, keyNode);
+      if (mask <= 0n) keyNode.fail('bad-mask', `flag mask must be positive, got ${key}`);
+      const label = member.str();
+      if (flags.some((f) => f.name === label)) member.fail('duplicate-name', `flag set ${name} names '${label}' twice`);
+      flags.push({ mask, name: label });
+    }
+    return { name, schemaId: this.id, flags };
+  }
+
+  private typeDef(name: string, body: YNode): TypeDef {
+    const t = body.fields(TYPE_KEYS);
+    const endian = t.has('endian') ? endianOf(t.get('endian')!) : this.endian;
+    const fieldNodes = req(t, 'fields', body).items();
+    const names = new Set<string>();
+    for (const fn of fieldNodes) {
+      const idNode = fn.fields(FIELD_KEYS).get('id') ?? fn.fail('missing-key', "a field needs an 'id'");
+      const id = idNode.str();
+      checkId(id, idNode, 'field');
+      if (names.has(id)) idNode.fail('duplicate-name', `type ${name} has two fields named '${id}'`);
+      names.add(id);
+    }
+    const fields = fieldNodes.map((fn) => this.field(fn, endian, names, name));
+    const checkIds = new Set<string>();
+    const checks = (t.get('checks')?.items() ?? []).map((cn) => {
+      const c = this.check(cn, names);
+      if (checkIds.has(c.id)) cn.fail('duplicate-name', `type ${name} has two checks named '${c.id}'`);
+      checkIds.add(c.id);
+      return c;
+    });
+    return { name, schemaId: this.id, doc: t.get('doc')?.str() ?? null, endian, fields, checks, pos: body.pos };
+  }
+
+  private field(node: YNode, typeEndian: Endian, names: ReadonlySet<string>, typeName: string): FieldDef {
+    const f = node.fields(FIELD_KEYS);
+    const id = f.get('id')!.str();
+    const expr = (key: string): CompiledExpr | null => (f.has(key) ? this.expr(f.get(key)!, names) : null);
+    const base = {
+      id,
+      doc: f.get('doc')?.str() ?? null,
+      pos: node.pos,
+      at: expr('at'),
+      when: expr('if'),
+      repeat: this.repeat(f, names),
+      hidden: f.get('hidden')?.bool() ?? false,
+    };
+    const severity: Severity = f.has('severity') ? severityOf(f.get('severity')!) : 'error';
+    const message = f.has('message') ? this.template(f.get('message')!, names) : null;
+    const only = (allowed: string[], kind: string): void => {
+      const common = ['id', 'doc', 'type', 'at', 'if', 'count', 'repeat', 'hidden'];
+      for (const key of f.keys()) {
+        if (!common.includes(key) && !allowed.includes(key)) {
+          f.get(key)!.fail('key-not-allowed', `'${key}' does not apply to ${kind} fields`);
+        }
+      }
+    };
+
+    if (f.has('value')) {
+      if (f.has('type')) f.get('type')!.fail('key-not-allowed', "a field has either 'type' or 'value', not both");
+      only(['value', 'enum', 'flags'], 'derived (value)');
+      if (base.at || base.repeat) node.fail('key-not-allowed', "a derived 'value' field reads no bytes, so 'at', 'count' and 'repeat' do not apply");
+      return { ...base, kind: 'value', value: this.expr(f.get('value')!, names), enumRef: this.enumRef(f.get('enum')), flagsRef: this.flagsRef(f.get('flags')) };
+    }
+    const typeNode = f.get('type') ?? node.fail('missing-key', `field '${id}' needs a 'type' (or a 'value')`);
+    const type = typeNode.str();
+    const intMatch = INT_TYPE.exec(type);
+    if (intMatch) {
+      only(['endian', 'enum', 'flags', 'bits', 'const', 'severity', 'message'], 'integer');
+      const bytes = (Number(intMatch[2]) / 8) as 1 | 2 | 4 | 8;
+      const suffix = intMatch[3] as Endian | undefined;
+      if (suffix && f.has('endian')) f.get('endian')!.fail('key-not-allowed', `type ${type} already says its byte order`);
+      const constant = f.has('const') ? { value: f.get('const')!.int(), severity, message } : null;
+      if (constant) {
+        const limit = 1n << BigInt(bytes * 8);
+        if (constant.value < -(limit >> 1n) || constant.value >= limit) f.get('const')!.fail('const-range', `const ${constant.value} does not fit ${type}`);
+      }
+      return {
+        ...base,
+        kind: 'int',
+        bytes,
+        signed: intMatch[1] === 's',
+        endian: suffix ?? (f.has('endian') ? endianOf(f.get('endian')!) : typeEndian),
+        enumRef: this.enumRef(f.get('enum')),
+        flagsRef: this.flagsRef(f.get('flags')),
+        bits: f.has('bits') ? this.bits(f.get('bits')!, bytes * 8) : null,
+        constant,
+      };
+    }
+    if (type === 'bytes') {
+      only(['size', 'const', 'severity', 'message'], 'bytes');
+      const constant = f.has('const') ? { value: bytesOf(f.get('const')!), severity, message } : null;
+      if (!f.has('size') && !constant) node.fail('missing-key', `bytes field '${id}' needs a 'size' (or a 'const' giving it)`);
+      return { ...base, kind: 'bytes', size: expr('size'), constant };
+    }
+    if (type === 'str' || type === 'strz') {
+      only(['size', 'encoding', 'const', 'severity', 'message'], 'string');
+      if (type === 'str' && !f.has('size')) node.fail('missing-key', `str field '${id}' needs a 'size' (use strz for NUL-terminated)`);
+      const enc = f.get('encoding')?.str() ?? 'ascii';
+      if (enc !== 'ascii' && enc !== 'latin1' && enc !== 'utf8') f.get('encoding')!.fail('bad-encoding', `unknown encoding '${enc}'`, 'ascii, latin1 or utf8');
+      return {
+        ...base,
+        kind: 'str',
+        size: expr('size'),
+        zeroTerminated: type === 'strz',
+        encoding: enc as 'ascii' | 'latin1' | 'utf8',
+        constant: f.has('const') ? { value: f.get('const')!.str(), severity, message } : null,
+      };
+    }
+    if (type === 'switch') {
+      only(['on', 'cases', 'default', 'size'], 'switch');
+      const cases = req(f, 'cases', node).entries().map(([key, keyNode, target]) => ({
+        match: this.exprText(key, keyNode, names),
+        type: this.typeRef(target.str(), target),
+      }));
+      return {
+        ...base,
+        kind: 'switch',
+        on: this.expr(req(f, 'on', node), names),
+        cases,
+        otherwise: f.has('default') ? this.typeRef(f.get('default')!.str(), f.get('default')!) : null,
+        size: expr('size'),
+      };
+    }
+    if (/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$/.test(type)) {
+      only(['size'], 'struct');
+      return { ...base, kind: 'struct', type: this.typeRef(type, typeNode), size: expr('size') };
+    }
+    return typeNode.fail('bad-type', `unknown type '${type}' in ${typeName}.${id}`, 'u8..u64, s8..s64 (optionally le/be), bytes, str, strz, switch, or a type name');
+  }
+
+  private repeat(f: Map<string, YNode>, names: ReadonlySet<string>): Repeat | null {
+    if (f.has('count') && f.has('repeat')) f.get('repeat')!.fail('key-not-allowed', "use either 'count' or 'repeat', not both");
+    if (f.has('count')) return { k: 'count', count: this.expr(f.get('count')!, names) };
+    if (f.has('repeat')) {
+      const r = f.get('repeat')!;
+      if (r.str() !== 'to-end') r.fail('bad-repeat', `repeat must be 'to-end' (for a count use 'count: <expr>')`);
+      return { k: 'to-end' };
+    }
+    return null;
+  }
+
+  private bits(node: YNode, width: number): BitDef[] {
+    const ids = new Set<string>();
+    return node.items().map((bn) => {
+      const b = bn.fields(['id', 'bit', 'width', 'enum', 'doc']);
+      const idNode = req(b, 'id', bn);
+      const id = idNode.str();
+      checkId(id, idNode, 'bit field');
+      if (ids.has(id)) idNode.fail('duplicate-name', `two bit fields named '${id}'`);
+      ids.add(id);
+      const shift = Number(req(b, 'bit', bn).int());
+      const w = b.has('width') ? Number(b.get('width')!.int()) : 1;
+      if (shift < 0 || w < 1 || shift + w > width) bn.fail('bad-bits', `bits ${shift}..${shift + w - 1} do not fit a ${width}-bit integer`);
+      return { id, shift, width: w, enumRef: this.enumRef(b.get('enum')) };
+    });
+  }
+
+  private check(node: YNode, names: ReadonlySet<string> | null): CheckDef {
+    const c = node.fields(CHECK_KEYS);
+    const idNode = req(c, 'id', node);
+    checkId(idNode.str(), idNode, 'check');
+    return {
+      id: idNode.str(),
+      assert: this.expr(req(c, 'assert', node), names),
+      message: this.template(req(c, 'message', node), names),
+      severity: c.has('severity') ? severityOf(c.get('severity')!) : 'error',
+      pos: node.pos,
+    };
+  }
+
+  private detectRule(node: YNode, rootNames: ReadonlySet<string>): DetectRule {
+    const d = node.fields(['magic', 'when', 'refines']);
+    const magic: MagicRule[] = (d.get('magic')?.items() ?? []).map((mn) => {
+      const m = mn.fields(['at', 'bytes']);
+      const at = req(m, 'at', mn).int();
+      if (at < 0n) m.get('at')!.fail('bad-offset', 'magic offset must not be negative');
+      return { at, bytes: bytesOf(req(m, 'bytes', mn)) };
+    });
+    const refines = (d.get('refines')?.items() ?? []).map((r) => r.str());
+    return { magic, when: d.has('when') ? this.expr(d.get('when')!, rootNames) : null, refines };
+  }
+
+  private region(node: YNode, rootNames: ReadonlySet<string>): RegionDecl {
+    const r = node.fields(REGION_KEYS);
+    const idNode = req(r, 'id', node);
+    checkId(idNode.str(), idNode, 'region');
+    const each = r.has('each') ? this.expr(r.get('each')!, rootNames) : null;
+    const codecs = new Map<string, string>();
+    for (const [key, , plugin] of r.get('codecs')?.entries() ?? []) codecs.set(key, plugin.str());
+    const inner: InnerCandidate[] = (r.get('inner')?.items() ?? []).map((cn) => {
+      const c = cn.fields(['schema', 'when']);
+      return { schema: req(c, 'schema', cn).str(), when: c.has('when') ? this.expr(c.get('when')!, rootNames) : null };
+    });
+    if (r.has('codecs') && !r.has('codec')) node.fail('missing-key', "a region with 'codecs' needs 'codec' (the expression naming the codec)");
+    return {
+      id: idNode.str(),
+      doc: r.get('doc')?.str() ?? null,
+      each,
+      name: r.has('name') ? this.expr(r.get('name')!, rootNames) : null,
+      offset: this.expr(req(r, 'offset', node), rootNames),
+      size: this.expr(req(r, 'size', node), rootNames),
+      main: r.get('main')?.bool() ?? false,
+      codec: r.has('codec') ? this.expr(r.get('codec')!, rootNames) : null,
+      codecs,
+      expectedSize: r.has('expected_size') ? this.expr(r.get('expected_size')!, rootNames) : null,
+      expectedSizeModulo: r.has('expected_size_modulo') ? r.get('expected_size_modulo')!.int() : null,
+      inner,
+      checks: (r.get('checks')?.items() ?? []).map((cn) => this.check(cn, rootNames)),
+    };
+  }
+
+  private scan(node: YNode): ScanDecl {
+    const s = node.fields(['id', 'prefix', 'terminator', 'max_length']);
+    const idNode = req(s, 'id', node);
+    checkId(idNode.str(), idNode, 'scan');
+    return {
+      id: idNode.str(),
+      prefix: bytesOf(req(s, 'prefix', node)),
+      terminator: s.has('terminator') ? Number(s.get('terminator')!.int()) & 0xff : 0,
+      maxLength: s.has('max_length') ? Number(s.get('max_length')!.int()) : 256,
+    };
+  }
+
+  private template(node: YNode, names: ReadonlySet<string> | null): Template {
+    const source = node.str();
+    let raw;
+    try {
+      raw = splitTemplate(source);
+    } catch (e) {
+      if (e instanceof TemplateSyntaxError) node.fail('bad-template', e.message);
+      throw e;
+    }
+    const parts: TemplatePart[] = raw.map((p) =>
+      p.k === 'text' ? p : { k: 'hole', expr: this.exprText(p.hole.source, node, names), format: p.hole.format },
+    );
+    return { source, parts };
+  }
+
+  private expr(node: YNode, names: ReadonlySet<string> | null): CompiledExpr {
+    return this.exprText(node.text(), node, names);
+  }
+
+  private exprText(source: string, node: YNode, names: ReadonlySet<string> | null): CompiledExpr {
+    let ast;
+    try {
+      ast = parseExpr(source);
+    } catch (e) {
+      if (e instanceof ExprSyntaxError) node.fail('bad-expression', `in expression '${source}' at column ${e.at + 1}: ${e.message}`);
+      throw e;
+    }
+    try {
+      ast = bindExpr(ast, { enumLookup: (alias, name) => this.lookupEnum(alias, name), names });
+    } catch (e) {
+      if (e instanceof BindError) node.fail('bad-reference', `in expression '${source}': ${e.message}`, e.hint);
+      throw e;
+    }
+    return { source, ast, pos: node.pos };
+  }
+
+  private lookupEnum(alias: string | null, name: string): EnumDef | null {
+    if (alias === null) return this.enums.get(name) ?? null;
+    return this.imports.get(alias)?.enums.get(name) ?? null;
+  }
+
+  private enumRef(node: YNode | undefined): EnumDef | null {
+    if (!node) return null;
+    const [alias, name] = splitRef(node.str());
+    const e = this.lookupEnum(alias, name);
+    if (!e) node.fail('unknown-enum', `unknown enum '${node.str()}'`, `enums here: ${[...this.enums.keys()].join(', ') || 'none'}`);
+    return e;
+  }
+
+  private flagsRef(node: YNode | undefined): FlagSetDef | null {
+    if (!node) return null;
+    const [alias, name] = splitRef(node.str());
+    const f = alias === null ? this.flagSets.get(name) : this.imports.get(alias)?.flagSets.get(name);
+    if (!f) return node.fail('unknown-flags', `unknown flag set '${node.str()}'`, `flag sets here: ${[...this.flagSets.keys()].join(', ') || 'none'}`);
+    return f;
+  }
+
+  private typeRef(name: string, node: YNode): TypeRef {
+    const ref: TypeRef = { name, target: null };
+    this.refs.push({ ref, node });
+    return ref;
+  }
+
+  private resolveType(name: string, node: YNode): TypeDef {
+    const [alias, local] = splitRef(name);
+    if (alias === null) {
+      const t = this.types.get(local);
+      if (!t) node.fail('unknown-type', `unknown type '${name}'`, hintFrom(local, this.types.keys()));
+      return t;
+    }
+    const imported = this.imports.get(alias);
+    if (!imported) node.fail('unknown-import', `no import named '${alias}'`, `imports here: ${[...this.imports.keys()].join(', ') || 'none'}`);
+    const t = imported.types.get(local);
+    if (!t) node.fail('unknown-type', `schema ${imported.id} has no type '${local}'`, hintFrom(local, imported.types.keys()));
+    return t;
+  }
+}
+
+function req(map: Map<string, YNode>, key: string, owner: YNode): YNode {
+  return map.get(key) ?? owner.fail('missing-key', `missing required key '${key}'`);
+}
+
+function checkId(id: string, node: YNode, what: string): void {
+  if (!ID.test(id)) node.fail('bad-name', `${what} name '${id}' must be lower snake_case (a-z, 0-9, _; not starting with _)`);
+  if (FORBIDDEN_IDS.has(id)) node.fail('reserved-name', `${what} name '${id}' is reserved`);
+}
+
+function splitRef(ref: string): [string | null, string] {
+  const dot = ref.indexOf('.');
+  return dot < 0 ? [null, ref] : [ref.slice(0, dot), ref.slice(dot + 1)];
+}
+
+function hintFrom(word: string, names: Iterable<string>): string {
+  const list = [...names];
+  const near = list.find((n) => n.includes(word) || word.includes(n));
+  return near ? `did you mean '${near}'?` : `types: ${list.join(', ')}`;
+}
+
+function intKey(key: string, node: YNode): bigint {
+  if (!/^(0x[0-9a-fA-F_]+|0b[01_]+|0o[0-7_]+|[0-9_]+)$/.test(key)) node.fail('expected-integer', `expected an integer key, got '${key}'`);
+  return BigInt(key.replace(/_/g, ''));
+}
+
+function endianOf(node: YNode): Endian {
+  const v = node.str();
+  if (v !== 'le' && v !== 'be') node.fail('bad-endian', `endian must be 'le' or 'be', got '${v}'`);
+  return v;
+}
+
+function severityOf(node: YNode): Severity {
+  const v = node.str();
+  if (v !== 'error' && v !== 'warning') node.fail('bad-severity', `severity must be 'error' or 'warning', got '${v}'`);
+  return v;
+}
+
+/** Byte strings: a YAML string (each char one byte, \xNN escapes), a list of byte values, or {hex: "..."}. */
+function bytesOf(node: YNode): Uint8Array {
+  if (node.isSeq) {
+    return Uint8Array.from(node.items().map((b) => {
+      const v = b.int();
+      if (v < 0n || v > 255n) b.fail('bad-byte', `byte value ${v} is not in 0..255`);
+      return Number(v);
+    }));
+  }
+  if (node.isMap) {
+    const h = req(node.fields(['hex']), 'hex', node);
+    const text = h.str().replace(/\s+/g, '');
+    if (!/^([0-9a-fA-F]{2})*$/.test(text)) h.fail('bad-hex', 'hex must be pairs of hex digits');
+    return Uint8Array.from(Buffer.from(text, 'hex'));
+  }
+  const s = node.str();
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 255) node.fail('bad-byte', `character '${s[i]}' is not a single byte; use \\xNN escapes or a list`);
+    out[i] = c;
+  }
+  return out;
+}
+
+function safeRealpath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isInside(file: string, dir: string): boolean {
+  const rel = relative(dir, file);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+function readdirNames(dir: string): string[] {
+  return readdirSync(dir);
+}

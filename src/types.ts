@@ -1,0 +1,277 @@
+/**
+ * Every node type of kimg in one place: the expression AST and the schema model.
+ * The loader builds these from schema files; the interpreter and the code generator only read them.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Expressions
+
+/** Where a node came from, for error messages: schema file, line and column (1-based). */
+export interface SourcePos {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+}
+
+export type BinaryOp =
+  | '+' | '-' | '*' | '/' | '%'
+  | '<<' | '>>' | '&' | '|' | '^'
+  | '<' | '<=' | '>' | '>=' | '==' | '!='
+  | 'and' | 'or';
+
+export type UnaryOp = '-' | '~' | 'not';
+
+/** Built-in variables; everything else an identifier names is a field of the current struct. */
+export type SpecialName = '_root' | '_parent' | '_' | '_index' | '_offset' | '_pos' | '_region' | '_file';
+
+export type Expr =
+  | { readonly k: 'int'; readonly value: bigint }
+  | { readonly k: 'str'; readonly value: string }
+  | { readonly k: 'bool'; readonly value: boolean }
+  | { readonly k: 'null' }
+  | { readonly k: 'name'; readonly name: string }
+  | { readonly k: 'special'; readonly name: SpecialName }
+  | { readonly k: 'member'; readonly object: Expr; readonly name: string }
+  | { readonly k: 'index'; readonly object: Expr; readonly index: Expr }
+  /** `machine::ARM64` or `pe.machine::ARM64`: an enum member's value, resolved at load time. */
+  | { readonly k: 'enumref'; readonly schema: string | null; readonly enumName: string; readonly member: string }
+  | { readonly k: 'unary'; readonly op: UnaryOp; readonly arg: Expr }
+  | { readonly k: 'binary'; readonly op: BinaryOp; readonly left: Expr; readonly right: Expr }
+  | { readonly k: 'cond'; readonly test: Expr; readonly then: Expr; readonly else: Expr }
+  | { readonly k: 'call'; readonly fn: BuiltinFn; readonly args: readonly Expr[] };
+
+export type BuiltinFn = 'len' | 'min' | 'max' | 'any' | 'all' | 'count' | 'find';
+
+/** A parsed expression together with its source text (kept for messages, never for evaluation). */
+export interface CompiledExpr {
+  readonly source: string;
+  readonly ast: Expr;
+  readonly pos: SourcePos;
+}
+
+/** A message or summary template: literal text and `${expr[:format]}` holes. */
+export type TemplatePart =
+  | { readonly k: 'text'; readonly text: string }
+  | { readonly k: 'hole'; readonly expr: CompiledExpr; readonly format: TemplateFormat };
+
+export type TemplateFormat = 'auto' | 'hex' | 'dec' | 'size' | 'raw';
+
+export interface Template {
+  readonly source: string;
+  readonly parts: readonly TemplatePart[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema model
+
+export type Endian = 'le' | 'be';
+export type Severity = 'error' | 'warning';
+
+export interface EnumDef {
+  readonly name: string;
+  readonly schemaId: string;
+  /** value -> member name (values as bigint so u64 enums stay exact). */
+  readonly byValue: ReadonlyMap<bigint, string>;
+  /** member name -> value. */
+  readonly byName: ReadonlyMap<string, bigint>;
+}
+
+export interface FlagSetDef {
+  readonly name: string;
+  readonly schemaId: string;
+  /** (mask, name) in declaration order. */
+  readonly flags: readonly { readonly mask: bigint; readonly name: string }[];
+}
+
+export interface BitDef {
+  readonly id: string;
+  /** Lowest bit number. */
+  readonly shift: number;
+  readonly width: number;
+  readonly enumRef: EnumDef | null;
+}
+
+/** A reference to a user type, resolved at load time. */
+export interface TypeRef {
+  readonly name: string;
+  /** Resolved lazily by the loader once all types of all imported schemas exist. */
+  target: TypeDef | null;
+}
+
+export interface RepeatCount {
+  readonly k: 'count';
+  readonly count: CompiledExpr;
+}
+export interface RepeatToEnd {
+  readonly k: 'to-end';
+}
+export type Repeat = RepeatCount | RepeatToEnd;
+
+interface FieldBase {
+  readonly id: string;
+  readonly doc: string | null;
+  readonly pos: SourcePos;
+  /** Position of the field in the current region; the cursor continues after it. */
+  readonly at: CompiledExpr | null;
+  /** The field is parsed only when this holds; otherwise its value is null. */
+  readonly when: CompiledExpr | null;
+  readonly repeat: Repeat | null;
+  /** Hidden fields are parsed and usable in expressions but not shown by dump. */
+  readonly hidden: boolean;
+}
+
+export interface IntField extends FieldBase {
+  readonly kind: 'int';
+  readonly bytes: 1 | 2 | 4 | 8;
+  readonly signed: boolean;
+  /** null: inherit the type's / schema's endianness. */
+  readonly endian: Endian | null;
+  readonly enumRef: EnumDef | null;
+  readonly flagsRef: FlagSetDef | null;
+  readonly bits: readonly BitDef[] | null;
+  readonly constant: ConstCheck<bigint> | null;
+}
+
+export interface BytesField extends FieldBase {
+  readonly kind: 'bytes';
+  readonly size: CompiledExpr | null;
+  readonly constant: ConstCheck<Uint8Array> | null;
+}
+
+export interface StrField extends FieldBase {
+  readonly kind: 'str';
+  /** Fixed size; null means "up to the terminator", bounded by the region. */
+  readonly size: CompiledExpr | null;
+  /** Stop at the first NUL inside the field. */
+  readonly zeroTerminated: boolean;
+  readonly encoding: 'ascii' | 'latin1' | 'utf8';
+  readonly constant: ConstCheck<string> | null;
+}
+
+export interface StructField extends FieldBase {
+  readonly kind: 'struct';
+  readonly type: TypeRef;
+  /** A sized sub-region: the struct is parsed inside it and the cursor skips all of it. */
+  readonly size: CompiledExpr | null;
+}
+
+export interface SwitchCase {
+  readonly match: CompiledExpr;
+  readonly type: TypeRef;
+}
+
+export interface SwitchField extends FieldBase {
+  readonly kind: 'switch';
+  readonly on: CompiledExpr;
+  readonly cases: readonly SwitchCase[];
+  readonly otherwise: TypeRef | null;
+  readonly size: CompiledExpr | null;
+}
+
+/** A derived value: computed, reads no bytes. */
+export interface ValueField extends FieldBase {
+  readonly kind: 'value';
+  readonly value: CompiledExpr;
+  readonly enumRef: EnumDef | null;
+  readonly flagsRef: FlagSetDef | null;
+}
+
+export type FieldDef = IntField | BytesField | StrField | StructField | SwitchField | ValueField;
+
+export interface ConstCheck<T> {
+  readonly value: T;
+  readonly severity: Severity;
+  readonly message: Template | null;
+}
+
+export interface CheckDef {
+  readonly id: string;
+  readonly assert: CompiledExpr;
+  readonly message: Template;
+  readonly severity: Severity;
+  readonly pos: SourcePos;
+}
+
+export interface TypeDef {
+  readonly name: string;
+  readonly schemaId: string;
+  readonly doc: string | null;
+  readonly endian: Endian;
+  readonly fields: readonly FieldDef[];
+  readonly checks: readonly CheckDef[];
+  readonly pos: SourcePos;
+}
+
+export interface MagicRule {
+  readonly at: bigint;
+  readonly bytes: Uint8Array;
+}
+
+export interface DetectRule {
+  /** Cheap byte tests, all of which must hold before the root is parsed. */
+  readonly magic: readonly MagicRule[];
+  /** Evaluated on the parsed root; the schema applies only when it holds. */
+  readonly when: CompiledExpr | null;
+  /** Schemas this one refines (a zboot file is also a PE file): dump shows only the most refined. */
+  readonly refines: readonly string[];
+}
+
+export interface InnerCandidate {
+  readonly schema: string;
+  /** Chooses this candidate from what the outer layer says (e.g. the PE machine). */
+  readonly when: CompiledExpr | null;
+}
+
+/** A region of the parsed file that holds another layer (a payload, a PE section). */
+export interface RegionDecl {
+  readonly id: string;
+  readonly doc: string | null;
+  /** For a family of regions: an array to walk, `_` naming each element in the other expressions. */
+  readonly each: CompiledExpr | null;
+  /** The region's name within a family (e.g. the section name). */
+  readonly name: CompiledExpr | null;
+  readonly offset: CompiledExpr;
+  readonly size: CompiledExpr;
+  /** The layer to follow by default (the kernel, not the initrd). */
+  readonly main: boolean;
+  /** Expression giving the codec's name in the header (compress_type); null when stored as is. */
+  readonly codec: CompiledExpr | null;
+  /** Header name -> codec plugin name. */
+  readonly codecs: ReadonlyMap<string, string>;
+  /** Expected decoded size (e.g. the le32 trailer), checked after decoding. */
+  readonly expectedSize: CompiledExpr | null;
+  /** The expected size is stored modulo this (2^32 for gzip ISIZE and the zboot trailer). */
+  readonly expectedSizeModulo: bigint | null;
+  /** Schemas that may describe the region's content; empty means "detect among all". */
+  readonly inner: readonly InnerCandidate[];
+  /** Regions that must lie inside it, each with a name for the report: e.g. the PE section. */
+  readonly checks: readonly CheckDef[];
+}
+
+export interface SchemaDef {
+  readonly id: string;
+  readonly file: string;
+  readonly title: string;
+  readonly description: string | null;
+  readonly endian: Endian;
+  /** alias -> imported schema */
+  readonly imports: ReadonlyMap<string, SchemaDef>;
+  readonly root: TypeRef;
+  readonly types: ReadonlyMap<string, TypeDef>;
+  readonly enums: ReadonlyMap<string, EnumDef>;
+  readonly flagSets: ReadonlyMap<string, FlagSetDef>;
+  readonly detect: DetectRule | null;
+  readonly summary: Template | null;
+  /** Regions holding further layers (payloads, PE sections). */
+  readonly regions: readonly RegionDecl[];
+  /** Strings to look for anywhere in the content (the kernel's version banner), reported by `info`. */
+  readonly scans: readonly ScanDecl[];
+}
+
+/** Find `prefix` in the bytes and report it up to `terminator` (at most maxLength bytes). */
+export interface ScanDecl {
+  readonly id: string;
+  readonly prefix: Uint8Array;
+  readonly terminator: number;
+  readonly maxLength: number;
+}
