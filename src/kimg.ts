@@ -1,0 +1,100 @@
+/**
+ * The library's front door: schemas, codecs, limits and engine in one object.
+ *
+ *   const k = new Kimg();
+ *   const pe = k.parse('pe', bytes);            // typed plain objects
+ *   const found = k.detect(bytes);               // which built-in schemas apply
+ *   const a = await k.analyze('/boot/vmlinuz');  // every layer, decoded and checked
+ */
+import { BufferSource, FileSource, type ByteSource } from './core/bytes.js';
+import { withLimits, type Limits } from './core/limits.js';
+import { CodecRegistry, defaultCodecs } from './codecs/registry.js';
+import type { Codec } from './codecs/types.js';
+import { interpret, type ParseResult } from './interp/interpreter.js';
+import { analyze, DEFAULT_HEAD_SIZE, type Analysis, type PipelineOptions } from './pipeline/pipeline.js';
+import { SchemaRegistry, type DetectOutcome, type Engine } from './schema/registry.js';
+import type { SchemaDef } from './types.js';
+
+export interface KimgOptions {
+  /** Extra schema directories, searched before the built-in ones. */
+  readonly schemaPath?: readonly string[];
+  /** Include the built-in schemas (default true). */
+  readonly builtins?: boolean;
+  readonly allowOutsideImports?: boolean;
+  readonly limits?: Partial<Limits>;
+  /** Use the interpreter only, never generated code (for runtimes that forbid `new Function`). */
+  readonly jitless?: boolean;
+  readonly codecs?: CodecRegistry;
+}
+
+export class Kimg {
+  readonly schemas: SchemaRegistry;
+  readonly codecs: CodecRegistry;
+  readonly limits: Limits;
+  readonly engine: Engine;
+  readonly jitless: boolean;
+
+  constructor(options: KimgOptions = {}) {
+    this.schemas = new SchemaRegistry({
+      searchPath: options.schemaPath ?? [],
+      builtins: options.builtins ?? true,
+      allowOutsideImports: options.allowOutsideImports ?? false,
+    });
+    this.codecs = options.codecs ?? defaultCodecs();
+    this.limits = withLimits(options.limits);
+    this.jitless = options.jitless ?? jitlessFromEnv();
+    this.engine = (schema, source, opts) => interpret(schema, source, opts);
+  }
+
+  /** Load a schema by id (`pe`) or path (`./gzip.yaml`). */
+  loadSchema(idOrPath: string): SchemaDef {
+    return this.schemas.get(idOrPath);
+  }
+
+  registerCodec(codec: Codec): void {
+    this.codecs.register(codec);
+  }
+
+  /** Parse bytes (or a file source) with one schema. */
+  parse(schema: SchemaDef | string, input: Uint8Array | ByteSource, options: { offset?: number; layout?: boolean } = {}): ParseResult {
+    const def = typeof schema === 'string' ? this.loadSchema(schema) : schema;
+    const source = input instanceof Uint8Array ? new BufferSource(input) : input;
+    if (options.offset) return interpret(def, source, { limits: this.limits, layout: options.layout ?? false, offset: options.offset });
+    return this.engine(def, source, { limits: this.limits, layout: options.layout ?? false });
+  }
+
+  /** Which schemas describe these bytes (or this file), most refined first. */
+  detect(input: Uint8Array | ByteSource | string): DetectOutcome {
+    if (typeof input === 'string') {
+      const src = new FileSource(input);
+      try {
+        return this.schemas.detect(src, this.limits, this.engine);
+      } finally {
+        src.close();
+      }
+    }
+    const source = input instanceof Uint8Array ? new BufferSource(input) : input;
+    return this.schemas.detect(source, this.limits, this.engine);
+  }
+
+  /** Follow every layer of a file: detect, decode, re-identify, check. */
+  analyze(path: string, options: Partial<Omit<PipelineOptions, 'registry' | 'codecs' | 'limits' | 'engine'>> = {}): Promise<Analysis> {
+    return analyze(path, {
+      registry: this.schemas,
+      codecs: this.codecs,
+      limits: this.limits,
+      engine: this.engine,
+      decode: options.decode ?? true,
+      scan: options.scan ?? true,
+      hash: options.hash ?? false,
+      headSize: options.headSize ?? DEFAULT_HEAD_SIZE,
+      ...(options.sinkFor ? { sinkFor: options.sinkFor } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+  }
+}
+
+function jitlessFromEnv(): boolean {
+  const v = process.env['KIMG_JITLESS'];
+  return v !== undefined && v !== '' && v !== '0' && v !== 'false';
+}

@@ -1,0 +1,494 @@
+/**
+ * The layer pipeline. Generic: it follows what schemas declare and knows no format.
+ *   detect the layer's formats -> take the most refined one's main region -> if the region names a
+ *   codec, decode it (streaming) and identify the result among the declared candidates; otherwise
+ *   the region is the next layer -> repeat. A layer no schema recognises may be a bare compressed
+ *   stream, found by the codecs' magic.
+ */
+import { createHash } from 'node:crypto';
+import type { ByteSource } from '../core/bytes.js';
+import { FileSource } from '../core/bytes.js';
+import { DecodeError, KimgError, LimitError, PipelineError } from '../core/errors.js';
+import type { Limits } from '../core/limits.js';
+import type { CodecRegistry } from '../codecs/registry.js';
+import { CodecError } from '../codecs/errors.js';
+import type { Codec } from '../codecs/types.js';
+import { evaluate, type Scope } from '../expr/evaluate.js';
+import { formatValue, hexInt, humanSize, quoteBytes } from '../expr/format.js';
+import { isInt, truthy } from '../expr/values.js';
+import { renderSummary } from '../render/summary.js';
+import { rootScope } from '../schema/scope.js';
+import type { Detection, Engine, SchemaRegistry } from '../schema/registry.js';
+import type { CheckDef, CompiledExpr, RegionDecl, ScanDecl, SchemaDef, Template } from '../types.js';
+import { readFileRange } from './read.js';
+import { StreamScanner, type ScanHit } from './scan.js';
+import { HeadSource, SliceSource } from './sources.js';
+
+export type CheckStatus = 'ok' | 'warning' | 'error';
+
+export interface CheckReport {
+  readonly layer: number;
+  readonly id: string;
+  readonly status: CheckStatus;
+  readonly message: string;
+}
+
+/** A region of a layer, evaluated: where it is and what it is called. */
+export interface RegionInfo {
+  readonly schema: string;
+  readonly id: string;
+  readonly name: string | null;
+  readonly offset: number;
+  readonly size: number;
+  /** Absolute offset in the input file, when the layer is a slice of the file. */
+  readonly fileOffset: number | null;
+  readonly codec: string | null;
+}
+
+export interface LayerReport {
+  readonly index: number;
+  readonly size: number;
+  /** How the layer was reached. */
+  readonly origin: 'file' | 'region' | 'decoded';
+  /** The region of the previous layer this layer is (for region and decoded layers). */
+  readonly from: RegionInfo | null;
+  /** Codec used to produce this layer. */
+  readonly codec: { readonly header: string | null; readonly plugin: string; readonly library: string } | null;
+  /** Schemas that apply, most refined first. */
+  readonly detections: readonly Detection[];
+  readonly summary: string | null;
+  /** Regions declared by the layer's schemas (the payload, every PE section). */
+  readonly regions: readonly RegionInfo[];
+  scans: readonly ScanHit[];
+  /** sha256 of the layer's bytes, when asked for. */
+  sha256: string | null;
+  /** False when the pipeline stopped before producing this layer's bytes (decode not asked). */
+  readonly decoded: boolean;
+}
+
+export interface Analysis {
+  readonly file: string;
+  readonly size: number;
+  readonly layers: LayerReport[];
+  readonly checks: CheckReport[];
+  /** Set when the pipeline stopped on an error; layers hold what was found before it. */
+  error: KimgError | null;
+}
+
+/** Receives a layer's bytes in order (a file being written, stdout). */
+export interface Sink {
+  write(chunk: Uint8Array): Promise<void> | void;
+}
+
+export interface PipelineOptions {
+  readonly registry: SchemaRegistry;
+  readonly codecs: CodecRegistry;
+  readonly limits: Limits;
+  readonly engine: Engine;
+  /** Decode payloads (info, dump, extract of a decoded layer) or stop at the stored payload. */
+  readonly decode: boolean;
+  /** Look for declared strings (the version banner) in the final layer. */
+  readonly scan: boolean;
+  /** Hash the final layer. */
+  readonly hash: boolean;
+  /** Bytes of a decoded layer kept for parsing its headers. */
+  readonly headSize: number;
+  /** Where a decoded layer's bytes go, if anywhere: called once the layer index is known. */
+  readonly sinkFor?: (layer: number) => Sink | null;
+  /** Progress of reading a stored region (bytes, total). */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export const DEFAULT_HEAD_SIZE = 1 << 20;
+
+interface Current {
+  readonly source: ByteSource;
+  /** Absolute offset of the layer in the file, or null for decoded layers. */
+  readonly fileOffset: number | null;
+  readonly origin: LayerReport['origin'];
+  readonly from: RegionInfo | null;
+  readonly codec: LayerReport['codec'];
+  /** The schema the outer layer says this must be, and why. */
+  readonly expect: { readonly schema: SchemaDef; readonly because: string } | null;
+  readonly decoded: boolean;
+  readonly scans: readonly ScanHit[];
+  readonly sha256: string | null;
+}
+
+export async function analyze(path: string, options: PipelineOptions): Promise<Analysis> {
+  const file = new FileSource(path);
+  const analysis: Analysis = { file: path, size: file.size, layers: [], checks: [], error: null };
+  try {
+    await run(file, path, options, analysis);
+  } catch (e) {
+    if (!(e instanceof KimgError)) throw e;
+    analysis.error = e.locate({ file: path, layer: analysis.layers.length ? analysis.layers.length - 1 : 0 });
+  } finally {
+    file.close();
+  }
+  return analysis;
+}
+
+async function run(file: FileSource, path: string, o: PipelineOptions, a: Analysis): Promise<void> {
+  let cur: Current = { source: file, fileOffset: 0, origin: 'file', from: null, codec: null, expect: null, decoded: true, scans: [], sha256: null };
+  for (let index = 0; ; index++) {
+    if (index >= o.limits.maxLayers) throw new LimitError('maxLayers', o.limits.maxLayers, { layer: index });
+    const detections = detectLayer(cur, index, o);
+    const primary = detections[0] ?? null;
+    const regions = primary ? evaluateRegions(detections, cur, o.limits, index) : [];
+    const layer: LayerReport = {
+      index,
+      size: cur.source.size,
+      origin: cur.origin,
+      from: cur.from,
+      codec: cur.codec,
+      detections,
+      summary: primary?.schema.summary ? summarize(primary, cur.source.size, o.limits) : null,
+      regions,
+      scans: cur.scans,
+      sha256: cur.sha256,
+      decoded: cur.decoded,
+    };
+    a.layers.push(layer);
+    if (!cur.decoded) return;
+    for (const d of detections) {
+      for (const c of d.result.checks) {
+        a.checks.push({ layer: index, id: `${d.schema.id}:${c.path || c.id}`, status: c.ok ? 'ok' : c.severity, message: c.message || 'ok' });
+      }
+    }
+
+    const main = primary ? mainRegion(primary.schema) : null;
+    if (!main || !primary) {
+      if (!primary) {
+        const codec = cur.fileOffset !== null ? sniff(cur.source, o.codecs) : null;
+        if (codec) {
+          const whole: RegionInfo = { schema: '(none)', id: 'stream', name: null, offset: 0, size: cur.source.size, fileOffset: cur.fileOffset, codec: codec.name };
+          cur = await decodeLayer(path, whole, codec, null, null, null, index + 1, o, a);
+          continue;
+        }
+        if (index === 0) {
+          throw new PipelineError('unrecognised', 'no schema and no codec recognises this file', { layer: 0 }, {
+            expected: `one of: ${o.registry.loader.listIds().join(', ')}; or a stream of ${o.codecs.names().join(', ')}`,
+            found: `${quoteBytes(cur.source.slice(0, Math.min(16, cur.source.size)))}…`,
+          });
+        }
+      }
+      // The innermost layer: scan and hash it if it is a slice of the file (decoded ones were already).
+      if (cur.fileOffset !== null && index > 0 && (o.scan || o.hash)) {
+        const scanDecls = primary ? primary.schema.scans : [];
+        const r = await streamRange(path, cur.fileOffset, cur.source.size, o.scan ? scanDecls : [], o.hash, null, o);
+        layer.scans = r.scans;
+        layer.sha256 = r.sha256;
+      } else if (index === 0 && (o.scan || o.hash) && primary) {
+        const r = await streamRange(path, 0, cur.source.size, o.scan ? primary.schema.scans : [], o.hash, null, o);
+        layer.scans = r.scans;
+        layer.sha256 = r.sha256;
+      }
+      return;
+    }
+
+    const scope = rootScope(primary.result.value, cur.source.size);
+    const info = evaluateRegion(primary.schema, main, scope, cur, o.limits, index);
+    runRegionChecks(main.checks, scope, index, o.limits, a);
+    if (info.offset + info.size > cur.source.size) {
+      throw new PipelineError('region-out-of-bounds', `region ${main.id} ${hexInt(info.offset)}..${hexInt(info.offset + info.size)} runs past the end of the layer`, { schema: primary.schema.id, offset: info.offset }, {
+        expected: `end <= ${hexInt(cur.source.size)}`,
+        found: hexInt(info.offset + info.size),
+      });
+    }
+    const expect = chooseInner(primary.schema, main, scope, o);
+
+    if (main.codec) {
+      const header = evaluateString(main.codec, scope, o.limits, primary.schema.id, index);
+      const pluginName = main.codecs.size ? main.codecs.get(header) : header;
+      const codec = pluginName !== undefined ? o.codecs.get(pluginName) : undefined;
+      if (!codec) {
+        throw new PipelineError('unknown-codec', `${main.codec.source} "${header}" names no known codec`, { schema: primary.schema.id, path: main.codec.source }, {
+          expected: main.codecs.size ? [...main.codecs.keys()].map((k) => `"${k}"`).join(', ') : o.codecs.names().join(', '),
+          found: JSON.stringify(header),
+        });
+      }
+      if (cur.fileOffset === null) {
+        throw new PipelineError('nested-decode', `region ${main.id} of a decoded layer would need decoding again; kimg keeps only the head of decoded layers`, { layer: index });
+      }
+      const expectedSize = main.expectedSize ? evaluateOptionalInt(main.expectedSize, scope, o.limits, primary.schema.id, index) : null;
+      if (!o.decode) {
+        cur = { source: new HeadSource(new Uint8Array(0), 0), fileOffset: null, origin: 'decoded', from: info, codec: codecInfo(header, codec), expect, decoded: false, scans: [], sha256: null };
+        continue;
+      }
+      cur = await decodeLayer(path, info, codec, header, expect, expectedSize === null ? null : { value: expectedSize, modulo: main.expectedSizeModulo }, index + 1, o, a);
+      continue;
+    }
+    cur = {
+      source: new SliceSource(cur.source, info.offset, info.size),
+      fileOffset: (cur.fileOffset ?? 0) + info.offset,
+      origin: 'region',
+      from: info,
+      codec: null,
+      expect,
+      decoded: true,
+      scans: [],
+      sha256: null,
+    };
+  }
+}
+
+function detectLayer(cur: Current, index: number, o: PipelineOptions): Detection[] {
+  if (!cur.decoded) return [];
+  if (cur.expect) {
+    const got = o.registry.detect(cur.source, o.limits, o.engine, [cur.expect.schema]);
+    if (got.matches.length) return got.matches;
+    const actually = o.registry.detect(cur.source, o.limits, o.engine).matches.map((m) => m.schema.id);
+    const rule = cur.expect.schema.detect;
+    const magic = rule?.magic.map((m) => `${quoteBytes(m.bytes)} at ${hexInt(m.at)}`).join(' and ') ?? '';
+    const foundMagic = rule?.magic.map((m) => {
+      const at = Number(m.at);
+      return at + m.bytes.length <= cur.source.size ? `${quoteBytes(cur.source.slice(at, m.bytes.length))} at ${hexInt(at)}` : `nothing at ${hexInt(at)}`;
+    }).join(' and ');
+    throw new PipelineError('inner-mismatch',
+      `${cur.expect.because} says this layer is ${cur.expect.schema.id}, but it is not: ${got.rejected[0]?.reason ?? 'no match'}`,
+      { layer: index, schema: cur.expect.schema.id },
+      { expected: `${cur.expect.schema.title}${magic ? ` (${magic})` : ''}`, found: actually.length ? actually.join(' + ') : (foundMagic || 'unrecognised data') });
+  }
+  return o.registry.detect(cur.source, o.limits, o.engine).matches;
+}
+
+function mainRegion(schema: SchemaDef): RegionDecl | null {
+  return schema.regions.find((r) => r.main && !r.each) ?? null;
+}
+
+function summarize(d: Detection, size: number, limits: Limits): string {
+  return renderSummary(d.schema.summary as Template, d.result, size, limits.maxExprSteps);
+}
+
+/** Every region every matching schema declares, for listing and --section. */
+function evaluateRegions(detections: readonly Detection[], cur: Current, limits: Limits, layer: number): RegionInfo[] {
+  const out: RegionInfo[] = [];
+  for (const d of detections) {
+    const scope = rootScope(d.result.value, cur.source.size);
+    for (const r of d.schema.regions) {
+      if (!r.each) {
+        try {
+          out.push(evaluateRegion(d.schema, r, scope, cur, limits, layer));
+        } catch (e) {
+          if (!(e instanceof KimgError)) throw e;
+        }
+        continue;
+      }
+      const items = evalExpr(r.each, scope, limits, d.schema.id, layer);
+      if (!Array.isArray(items)) continue;
+      if (out.length + items.length > limits.maxRegions) throw new LimitError('maxRegions', limits.maxRegions, { layer, schema: d.schema.id });
+      items.forEach((item, i) => {
+        scope.elem = item;
+        scope.index = i;
+        try {
+          out.push(evaluateRegion(d.schema, r, scope, cur, limits, layer));
+        } catch (e) {
+          if (!(e instanceof KimgError)) throw e;
+        }
+      });
+      scope.elem = null;
+      scope.index = null;
+    }
+  }
+  return out;
+}
+
+function evaluateRegion(schema: SchemaDef, r: RegionDecl, scope: Scope, cur: Current, limits: Limits, layer: number): RegionInfo {
+  const offset = evaluateInt(r.offset, scope, limits, schema.id, layer);
+  const size = evaluateInt(r.size, scope, limits, schema.id, layer);
+  const name = r.name ? evalExpr(r.name, scope, limits, schema.id, layer) : null;
+  const codec = r.codec ? evalExpr(r.codec, scope, limits, schema.id, layer) : null;
+  return {
+    schema: schema.id,
+    id: r.id,
+    name: name === null ? null : formatValue(name, 'raw'),
+    offset,
+    size,
+    fileOffset: cur.fileOffset === null ? null : cur.fileOffset + offset,
+    codec: codec === null ? null : formatValue(codec, 'raw'),
+  };
+}
+
+function runRegionChecks(checks: readonly CheckDef[], scope: Scope, layer: number, limits: Limits, a: Analysis): void {
+  for (const c of checks) {
+    let ok: boolean;
+    try {
+      ok = truthy(evaluate(c.assert.ast, scope, { steps: 0, maxSteps: limits.maxExprSteps }));
+    } catch (e) {
+      ok = false;
+      a.checks.push({ layer, id: c.id, status: c.severity, message: `check could not be evaluated: ${(e as Error).message}` });
+      if (c.severity === 'error') throw new PipelineError('check-failed', `check ${c.id} could not be evaluated: ${(e as Error).message}`, { layer });
+      continue;
+    }
+    if (ok) {
+      a.checks.push({ layer, id: c.id, status: 'ok', message: 'ok' });
+      continue;
+    }
+    let message = '';
+    for (const p of c.message.parts) {
+      if (p.k === 'text') message += p.text;
+      else {
+        try {
+          message += formatValue(evaluate(p.expr.ast, scope, { steps: 0, maxSteps: limits.maxExprSteps }), p.format);
+        } catch {
+          message += '?';
+        }
+      }
+    }
+    a.checks.push({ layer, id: c.id, status: c.severity, message });
+    if (c.severity === 'error') throw new PipelineError('check-failed', message, { layer }, { expected: c.assert.source });
+  }
+}
+
+function chooseInner(schema: SchemaDef, r: RegionDecl, scope: Scope, o: PipelineOptions): Current['expect'] {
+  for (const c of r.inner) {
+    if (c.when && !truthy(evalExpr(c.when, scope, o.limits, schema.id, 0))) continue;
+    return { schema: o.registry.get(c.schema), because: c.when ? `${schema.id} (${c.when.source})` : schema.id };
+  }
+  if (r.inner.length) {
+    throw new PipelineError('no-inner-candidate', `none of the formats region ${r.id} may hold applies`, { schema: schema.id }, {
+      expected: r.inner.map((c) => `${c.schema} when ${c.when?.source ?? 'always'}`).join('; '),
+      found: 'no condition true',
+    });
+  }
+  return null;
+}
+
+function sniff(source: ByteSource, codecs: CodecRegistry): Codec | null {
+  const head = source.slice(0, Math.min(64, source.size));
+  return codecs.sniff(head) ?? null;
+}
+
+function codecInfo(header: string | null, codec: Codec): NonNullable<LayerReport['codec']> {
+  return { header, plugin: codec.name, library: codec.library };
+}
+
+async function decodeLayer(
+  path: string,
+  region: RegionInfo,
+  codec: Codec,
+  header: string | null,
+  expect: Current['expect'],
+  expectedSize: { value: number | bigint; modulo: bigint | null } | null,
+  index: number,
+  o: PipelineOptions,
+  a: Analysis,
+): Promise<Current> {
+  const sink = o.sinkFor?.(index) ?? null;
+  const scanDecls: readonly ScanDecl[] = o.scan ? (expect ? expect.schema.scans : o.registry.all().flatMap((s) => s.scans)) : [];
+  const r = await streamRange(path, region.fileOffset!, region.size, scanDecls, o.hash, { codec, sink, headSize: o.headSize }, o);
+  if (expectedSize) {
+    const total = BigInt(r.total);
+    const got = expectedSize.modulo ? total % expectedSize.modulo : total;
+    const want = BigInt(expectedSize.value);
+    const ok = got === want;
+    a.checks.push({
+      layer: index,
+      id: 'decoded_size',
+      status: ok ? 'ok' : 'error',
+      message: ok ? `decoded ${r.total} bytes, as the size word says` : `decoded ${r.total} bytes, but the size word says ${want}${expectedSize.modulo ? ` (mod ${hexInt(expectedSize.modulo)})` : ''}`,
+    });
+    if (!ok) {
+      throw new PipelineError('size-mismatch', `decoded size does not match the stored size word`, { layer: index }, { expected: `${want} bytes${expectedSize.modulo ? ` (mod ${hexInt(expectedSize.modulo)})` : ''}`, found: `${r.total} (${humanSize(r.total)})` });
+    }
+  }
+  return {
+    source: new HeadSource(r.head!, r.total),
+    fileOffset: null,
+    origin: 'decoded',
+    from: region,
+    codec: codecInfo(header, codec),
+    expect,
+    decoded: true,
+    scans: r.scans,
+    sha256: r.sha256,
+  };
+}
+
+interface StreamResult {
+  total: number;
+  head: Uint8Array | null;
+  scans: ScanHit[];
+  sha256: string | null;
+}
+
+/**
+ * Streams a file range, optionally through a decoder, to the scanners, the hash, the head buffer and
+ * the sink. Memory: one chunk, the head, the scanners' tails.
+ */
+export async function streamRange(
+  path: string,
+  offset: number,
+  size: number,
+  scanDecls: readonly ScanDecl[],
+  hash: boolean,
+  decode: { codec: Codec; sink: Sink | null; headSize: number } | null,
+  o: Pick<PipelineOptions, 'limits' | 'onProgress'>,
+): Promise<StreamResult> {
+  const scanner = new StreamScanner(scanDecls);
+  const hasher = hash ? createHash('sha256') : null;
+  const headSize = decode?.headSize ?? 0;
+  const head = decode ? new Uint8Array(headSize) : null;
+  let total = 0;
+  let inputDone = 0;
+  const input = readFileRange(path, offset, size, (n) => {
+    inputDone = n;
+    o.onProgress?.(n, size);
+  });
+  const max = o.limits.maxDecodedSize;
+  let stream: AsyncIterable<Uint8Array> = input;
+  if (decode) stream = decode.codec.decode(input, { maxOutput: max });
+  try {
+    for await (const chunk of stream) {
+      if (decode && total + chunk.length > max) {
+        throw new LimitError('maxDecodedSize', max, { offset: offset + inputDone });
+      }
+      if (head && total < headSize) head.set(chunk.subarray(0, Math.min(chunk.length, headSize - total)), total);
+      total += chunk.length;
+      if (!scanner.done) scanner.push(chunk);
+      hasher?.update(chunk);
+      if (decode?.sink) await decode.sink.write(chunk);
+    }
+  } catch (e) {
+    if (e instanceof CodecError) {
+      const at = e.inputOffset !== undefined ? offset + e.inputOffset : offset + inputDone;
+      throw new DecodeError(`${e.codec} stream is corrupt: ${e.message}`, { offset: at }, { cause: e, expected: `a valid ${e.codec} stream`, found: `${humanSize(total)} decoded before the failure` });
+    }
+    throw e;
+  }
+  scanner.finish();
+  if (decode && total === 0) {
+    throw new DecodeError(`${decode.codec.name} stream decoded to nothing`, { offset }, { expected: 'a kernel image', found: '0 bytes' });
+  }
+  return { total, head: head ? head.subarray(0, Math.min(total, headSize)) : null, scans: scanner.hits, sha256: hasher ? hasher.digest('hex') : null };
+}
+
+function evalExpr(e: CompiledExpr, scope: Scope, limits: Limits, schema: string, layer: number): unknown {
+  try {
+    return evaluate(e.ast, scope, { steps: 0, maxSteps: limits.maxExprSteps });
+  } catch (err) {
+    throw new PipelineError('expression', `in '${e.source}': ${(err as Error).message}`, { schema, layer, path: e.source });
+  }
+}
+
+function evaluateInt(e: CompiledExpr, scope: Scope, limits: Limits, schema: string, layer: number): number {
+  const v = evalExpr(e, scope, limits, schema, layer);
+  if (!isInt(v) || v < 0 || v > Number.MAX_SAFE_INTEGER) {
+    throw new PipelineError('bad-region', `'${e.source}' = ${formatValue(v, 'auto')} is not a valid offset or size`, { schema, layer, path: e.source }, { expected: 'a non-negative integer', found: formatValue(v, 'auto') });
+  }
+  return Number(v);
+}
+
+function evaluateOptionalInt(e: CompiledExpr, scope: Scope, limits: Limits, schema: string, layer: number): number | bigint | null {
+  const v = evalExpr(e, scope, limits, schema, layer);
+  if (v === null) return null;
+  if (!isInt(v)) throw new PipelineError('bad-region', `'${e.source}' is not an integer`, { schema, layer, path: e.source });
+  return v;
+}
+
+function evaluateString(e: CompiledExpr, scope: Scope, limits: Limits, schema: string, layer: number): string {
+  const v = evalExpr(e, scope, limits, schema, layer);
+  if (typeof v !== 'string') throw new PipelineError('bad-codec-name', `'${e.source}' should name a codec, got ${formatValue(v, 'auto')}`, { schema, layer, path: e.source });
+  return v;
+}

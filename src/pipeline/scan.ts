@@ -1,0 +1,62 @@
+/**
+ * Streaming search for declared strings (the "Linux version ..." banner) in a layer's bytes, across
+ * chunk boundaries, keeping only a small tail between chunks.
+ */
+import type { ScanDecl } from '../types.js';
+
+export interface ScanHit {
+  readonly id: string;
+  /** Offset of the prefix in the layer. */
+  readonly offset: number;
+  /** From the prefix up to (not including) the terminator, as latin1 text. */
+  readonly text: string;
+}
+
+export class StreamScanner {
+  private readonly pending: ScanDecl[];
+  readonly hits: ScanHit[] = [];
+  private tail = Buffer.alloc(0);
+  /** Layer offset of tail[0]. */
+  private tailAt = 0;
+  private readonly keep: number;
+
+  constructor(decls: readonly ScanDecl[]) {
+    // One search per distinct id (several schemas may declare the same banner scan).
+    const seen = new Set<string>();
+    this.pending = decls.filter((d) => (seen.has(d.id) ? false : (seen.add(d.id), true)));
+    this.keep = Math.max(0, ...this.pending.map((d) => d.prefix.length + d.maxLength));
+  }
+
+  get done(): boolean {
+    return this.pending.length === 0;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.done) return;
+    const buf = this.tail.length ? Buffer.concat([this.tail, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const d = this.pending[i]!;
+      const at = buf.indexOf(d.prefix);
+      if (at < 0) continue;
+      const end = buf.indexOf(d.terminator, at + d.prefix.length);
+      const limit = at + d.prefix.length + d.maxLength;
+      // Wait for more bytes unless the terminator or the length limit is already inside this buffer.
+      if (end < 0 && buf.length < limit) continue;
+      const stop = end < 0 || end > limit ? limit : end;
+      this.hits.push({ id: d.id, offset: this.tailAt + at, text: buf.subarray(at, stop).toString('latin1') });
+      this.pending.splice(i, 1);
+    }
+    const keepFrom = Math.max(0, buf.length - this.keep);
+    this.tail = Buffer.from(buf.subarray(keepFrom));
+    this.tailAt += keepFrom;
+  }
+
+  /** At the end of the stream: a prefix found but never terminated is reported as far as it goes. */
+  finish(): void {
+    for (const d of this.pending) {
+      const at = this.tail.indexOf(d.prefix);
+      if (at >= 0) this.hits.push({ id: d.id, offset: this.tailAt + at, text: this.tail.subarray(at).toString('latin1') });
+    }
+    this.pending.length = 0;
+  }
+}
