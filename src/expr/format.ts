@@ -21,7 +21,7 @@ export function humanSize(v: number | bigint): string {
   }
   if (u === 0) return `${n} B`;
   const text = x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
-  return `${text.replace(/\.?0+$/, '')} ${units[u]}`;
+  return `${text.includes('.') ? text.replace(/\.?0+$/, '') : text} ${units[u]}`;
 }
 
 /** Printable ASCII shown as text, anything else as \xNN. */

@@ -19,7 +19,7 @@ import { isInt, truthy } from '../expr/values.js';
 import { renderSummary } from '../render/summary.js';
 import { rootScope } from '../schema/scope.js';
 import type { Detection, Engine, SchemaRegistry } from '../schema/registry.js';
-import type { CheckDef, CompiledExpr, RegionDecl, ScanDecl, SchemaDef, Template } from '../types.js';
+import type { CheckDef, CompiledExpr, RegionDecl, ScanDecl, SchemaDef } from '../types.js';
 import { readFileRange } from './read.js';
 import { StreamScanner, type ScanHit } from './scan.js';
 import { HeadSource, SliceSource } from './sources.js';
@@ -56,7 +56,10 @@ export interface LayerReport {
   readonly codec: { readonly header: string | null; readonly plugin: string; readonly library: string } | null;
   /** Schemas that apply, most refined first. */
   readonly detections: readonly Detection[];
+  /** The layer's one-line description: the most refined schema's summary. */
   readonly summary: string | null;
+  /** Every matching schema's summary (or title), by schema id. */
+  readonly summaries: Readonly<Record<string, string>>;
   /** Regions declared by the layer's schemas (the payload, every PE section). */
   readonly regions: readonly RegionInfo[];
   scans: readonly ScanHit[];
@@ -143,7 +146,8 @@ async function run(file: FileSource, path: string, o: PipelineOptions, a: Analys
       from: cur.from,
       codec: cur.codec,
       detections,
-      summary: primary?.schema.summary ? summarize(primary, cur.source.size, o.limits) : null,
+      summary: primary ? summarize(primary, cur.source.size, o.limits) : null,
+      summaries: Object.fromEntries(detections.map((d) => [d.schema.id, summarize(d, cur.source.size, o.limits)])),
       regions,
       scans: cur.scans,
       sha256: cur.sha256,
@@ -258,7 +262,7 @@ function mainRegion(schema: SchemaDef): RegionDecl | null {
 }
 
 function summarize(d: Detection, size: number, limits: Limits): string {
-  return renderSummary(d.schema.summary as Template, d.result, size, limits.maxExprSteps);
+  return d.schema.summary ? renderSummary(d.schema.summary, d.result, size, limits.maxExprSteps) : d.schema.title;
 }
 
 /** Every region every matching schema declares, for listing and --section. */

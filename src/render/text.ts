@@ -24,6 +24,11 @@ function walk(value: Struct, layout: StructLayout, indent: string, lines: string
       lines.push(`${indent}${' '.repeat(10)} ${f.id}: (absent)`);
       continue;
     }
+    if (Array.isArray(v) && !(f.kind === 'struct' || f.kind === 'switch')) {
+      const shown = v.slice(0, 16).map((x) => describe(f, x));
+      lines.push(`${prefix(fl, f)}${indent}${f.id} = [${shown.join(', ')}${v.length > 16 ? `, … ${v.length - 16} more` : ''}]`);
+      continue;
+    }
     if (Array.isArray(v)) {
       lines.push(`${prefix(fl, f)}${indent}${f.id}: [${v.length}]`);
       v.forEach((item, n) => one(f, item, fl?.elements?.[n] ?? null, `${f.id}[${n}]`, indent + '  ', lines));

@@ -1,0 +1,115 @@
+/**
+ * Turns analyses and parse results into the CLI's text and JSON shapes. Pure functions: no I/O.
+ */
+import type { Json } from '../render/annotate.js';
+import { annotateStruct } from '../render/annotate.js';
+import { renderStruct } from '../render/text.js';
+import { humanSize, hexInt } from '../expr/format.js';
+import type { Analysis, LayerReport, RegionInfo } from '../pipeline/pipeline.js';
+import type { Detection } from '../schema/registry.js';
+import type { ParseResult } from '../interp/interpreter.js';
+
+/** Detections worth a line: the most refined, and what they directly refine (not MZ under PE under zboot). */
+export function shownDetections(layer: LayerReport): Detection[] {
+  const byId = new Map(layer.detections.map((d) => [d.schema.id, d]));
+  return layer.detections
+    .filter((d) => d.refinedBy.every((r) => (byId.get(r)?.refinedBy.length ?? 0) === 0))
+    .reverse();
+}
+
+function regionJson(r: RegionInfo | null): Json {
+  if (!r) return null;
+  return { schema: r.schema, region: r.id, name: r.name, offset: r.offset, size: r.size, file_offset: r.fileOffset, codec: r.codec };
+}
+
+export function infoJson(a: Analysis): Json {
+  const banner = a.layers.flatMap((l) => l.scans).find((s) => s.id === 'banner');
+  return {
+    file: a.file,
+    size: a.size,
+    ok: a.error === null && !a.checks.some((c) => c.status === 'error'),
+    layers: a.layers.map((l) => ({
+      index: l.index,
+      origin: l.origin,
+      size: l.decoded ? l.size : null,
+      formats: l.detections.map((d) => d.schema.id),
+      summaries: shownDetections(l).map((d) => summaryOf(l, d)),
+      from: regionJson(l.from),
+      codec: l.codec ? { header: l.codec.header, plugin: l.codec.plugin, library: l.codec.library } : null,
+      regions: l.regions.map(regionJson),
+      scans: Object.fromEntries(l.scans.map((s) => [s.id, { offset: s.offset, text: s.text }])),
+      sha256: l.sha256,
+    })),
+    banner: banner ? banner.text : null,
+    checks: a.checks.map((c) => ({ layer: c.layer, id: c.id, status: c.status, message: c.message })),
+    error: a.error ? (a.error.toJSON() as Json) : null,
+  };
+}
+
+function summaryOf(l: LayerReport, d: Detection): string {
+  return l.summaries[d.schema.id] ?? d.schema.title;
+}
+
+export function infoText(a: Analysis, verbose: boolean): string[] {
+  const lines: string[] = [`${a.file}: ${a.size} bytes (${humanSize(a.size)})`];
+  for (const l of a.layers) {
+    const shown = shownDetections(l);
+    const lead = l.index === 0 ? '   ' : '-> ';
+    if (!l.decoded) {
+      lines.push(`${lead}(not decoded) ${l.codec ? `${l.codec.header ?? l.codec.plugin} stream of ${humanSize(l.from?.size ?? 0)}` : ''}`);
+      continue;
+    }
+    if (shown.length === 0) lines.push(`${lead}unrecognised data, ${humanSize(l.size)}`);
+    shown.forEach((d, i) => {
+      const text = summaryOf(l, d);
+      lines.push(`${i === 0 ? lead : '-> '}${text}`);
+    });
+    if (verbose) {
+      for (const r of l.regions) lines.push(`     region ${r.id}${r.name ? ` ${r.name}` : ''}: ${humanSize(r.size)} at ${hexInt(r.offset)}${r.codec ? ` (${r.codec})` : ''}`);
+    }
+    if (l.sha256) lines.push(`     sha256 ${l.sha256}`);
+  }
+  const banner = a.layers.flatMap((l) => l.scans).find((s) => s.id === 'banner');
+  lines.push(banner ? `banner: ${banner.text}` : 'banner: (none found)');
+  for (const c of a.checks) lines.push(`${c.status.padEnd(7)} layer ${c.layer} ${c.id}${c.status === 'ok' ? '' : `: ${c.message}`}`);
+  return lines;
+}
+
+export function dumpJson(a: Analysis, all: boolean, offsets: boolean): Json {
+  return {
+    file: a.file,
+    size: a.size,
+    layers: a.layers.map((l) => ({
+      index: l.index,
+      origin: l.origin,
+      from: regionJson(l.from),
+      codec: l.codec ? l.codec.header ?? l.codec.plugin : null,
+      formats: l.detections.map((d) => d.schema.id),
+      headers: Object.fromEntries(
+        (all ? l.detections : l.detections.filter((d) => d.refinedBy.length === 0)).map((d) => [d.schema.id, parseJson(d.result, offsets)]),
+      ),
+    })),
+    error: a.error ? (a.error.toJSON() as Json) : null,
+  };
+}
+
+export function parseJson(r: ParseResult, offsets: boolean): Json {
+  return annotateStruct(r.value, r.layout!, { offsets });
+}
+
+export function dumpText(a: Analysis, all: boolean): string[] {
+  const lines: string[] = [`${a.file}: ${a.size} bytes`];
+  for (const l of a.layers) {
+    const from = l.from ? ` from ${l.from.schema} ${l.from.id} at ${hexInt(l.from.offset)}${l.codec ? `, decoded by ${l.codec.plugin}` : ''}` : '';
+    lines.push(`layer ${l.index} (${l.origin}${from})`);
+    for (const d of all ? l.detections : l.detections.filter((x) => x.refinedBy.length === 0)) {
+      lines.push(`  ${d.schema.id}: ${d.schema.title}`);
+      lines.push(...parseText(d.result, '    '));
+    }
+  }
+  return lines;
+}
+
+export function parseText(r: ParseResult, indent = '  '): string[] {
+  return renderStruct(r.value, r.layout!, indent);
+}
