@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// Codec benchmark: kimg's built plugins (dist/src/codecs) vs the native CLI decompressors, on a realistic
+// kernel payload compressed the way the kernel build does it.
+//   npm run build && node bench/codecs.mjs [--runs N] [--only gzip,zstd,...]
+// Inputs are made reproducibly under bench/.work/ (git-ignored) from
+// ../shared/corpus/debian-bookworm-6.1-cloud-arm64.vmlinuz (or $KIMG_BENCH_SRC).
+import { existsSync, mkdirSync, readFileSync, createReadStream, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const work = join(root, 'bench', '.work');
+const src = process.env.KIMG_BENCH_SRC ?? resolve(root, '..', 'shared', 'corpus', 'debian-bookworm-6.1-cloud-arm64.vmlinuz');
+const args = process.argv.slice(2);
+const runs = Number(args[args.indexOf('--runs') + 1] ?? 3) || 3;
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
+
+if (!existsSync(src)) {
+  console.error(`bench: source image not found: ${src}`);
+  process.exit(2);
+}
+mkdirSync(work, { recursive: true });
+const have = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+
+// [name, plugin, file, make command (reads $SRC, from a pipe like the kernel build), native decode command]
+const cases = [
+  ['gzip', 'gzip', 'k.gz', 'gzip -n -9 < "$SRC"', 'gzip -dc'],
+  ['zstd', 'zstd', 'k.zst', 'cat "$SRC" | zstd -q -22 --ultra -T1', 'zstd -qdc'],
+  ['xz', 'xz', 'k.xz', 'cat "$SRC" | xz --check=crc32 --lzma2=dict=32MiB', 'xz -dc'],
+  ['xz+arm64', 'xz', 'k.arm64.xz', 'cat "$SRC" | xz --check=crc32 --arm64 --lzma2=dict=32MiB', 'xz -dc'],
+  ['lzma', 'lzma', 'k.lzma', 'cat "$SRC" | lzma -9', 'lzma -dc'],
+  ['lz4-legacy', 'lz4-legacy', 'k.lz4', 'cat "$SRC" | lz4 -q -l -9', 'lz4 -qdc'],
+  ['lzop', 'lzop', 'k.lzo', 'cat "$SRC" | lzop -9', 'lzop -dc'],
+  ['bzip2', 'bzip2', 'k.bz2', 'bzip2 -9 < "$SRC"', 'bzip2 -dc'],
+];
+
+const expected = createHash('sha256').update(readFileSync(src)).digest('hex');
+const srcSize = statSync(src).size;
+const { defaultCodecs } = await import(join(root, 'dist', 'src', 'codecs', 'registry.js'));
+const reg = defaultCodecs();
+
+async function* fileSource(path) {
+  for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) yield c;
+}
+const best = (xs) => Math.min(...xs);
+const rows = [];
+for (const [name, plugin, file, make, native] of cases) {
+  if (only && !only.includes(name)) continue;
+  const path = join(work, file);
+  const tool = make.split('|').pop().trim().split(' ')[0];
+  if (!existsSync(path)) {
+    if (!have(tool)) {
+      rows.push({ name, note: `skipped: ${tool} not installed` });
+      continue;
+    }
+    execFileSync('sh', ['-c', `${make} > "${path}.tmp" && mv "${path}.tmp" "${path}"`], { env: { ...process.env, SRC: src } });
+  }
+  const csize = statSync(path).size;
+  const codec = reg.get(plugin);
+  const times = [];
+  let ok = true;
+  let rssBefore = process.memoryUsage().rss;
+  for (let i = 0; i < runs; i++) {
+    const h = createHash('sha256');
+    let n = 0;
+    const t0 = performance.now();
+    for await (const c of codec.decode(fileSource(path), { maxOutput: 1 << 30 })) {
+      h.update(c);
+      n += c.length;
+    }
+    times.push(performance.now() - t0);
+    ok &&= n === srcSize && h.digest('hex') === expected;
+  }
+  const rssDelta = process.memoryUsage().rss - rssBefore;
+  const ntimes = [];
+  const ntool = native.split(' ')[0];
+  if (have(ntool)) {
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      execFileSync('sh', ['-c', `${native} "${path}" > /dev/null`]);
+      ntimes.push(performance.now() - t0);
+    }
+  }
+  const mbps = (ms) => +(srcSize / 1048576 / (ms / 1000)).toFixed(1);
+  rows.push({
+    name,
+    library: codec.library,
+    ok,
+    'MB/s': mbps(best(times)),
+    'native MB/s': ntimes.length ? mbps(best(ntimes)) : 'n/a',
+    'kimg/native': ntimes.length ? +(best(ntimes) / best(times)).toFixed(2) : 'n/a',
+    ratio: +(csize / srcSize).toFixed(3),
+    'rss growth MiB': Math.round(rssDelta / 1048576),
+  });
+}
+console.log(`source: ${src} (${srcSize} bytes), best of ${runs} runs, MB/s = decoded MiB per second`);
+console.table(rows);
+if (rows.some((r) => r.ok === false)) process.exitCode = 1;

@@ -1,0 +1,91 @@
+/** Internal helpers shared by the codec plugins (not part of the plugin interface). */
+import { CodecError } from './errors.js';
+
+/** Pulls exact byte counts out of an async chunk source; tracks how many input bytes were consumed. */
+export class ByteReader {
+  private readonly it: AsyncIterator<Uint8Array>;
+  private buf: Uint8Array = new Uint8Array(0);
+  private pos = 0;
+  private done = false;
+  /** Input bytes handed out so far (the offset of the next byte). */
+  offset = 0;
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.it = source[Symbol.asyncIterator]();
+  }
+
+  private async fill(): Promise<boolean> {
+    while (!this.done && this.pos >= this.buf.length) {
+      const r = await this.it.next();
+      if (r.done) this.done = true;
+      else {
+        this.buf = r.value;
+        this.pos = 0;
+      }
+    }
+    return this.pos < this.buf.length;
+  }
+
+  /** True when no input byte is left. */
+  async atEnd(): Promise<boolean> {
+    return !(await this.fill());
+  }
+
+  /** Next chunk of at most `max` bytes (a view, valid until the next call), or undefined at end of input. */
+  async chunk(max = Infinity): Promise<Uint8Array | undefined> {
+    if (!(await this.fill())) return undefined;
+    const n = Math.min(max, this.buf.length - this.pos);
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    this.offset += n;
+    return out;
+  }
+
+  /** Exactly `n` bytes (a copy when they span chunks); fewer only at end of input. */
+  async read(n: number): Promise<Uint8Array> {
+    if (n === 0) return new Uint8Array(0);
+    const first = await this.chunk(n);
+    if (!first) return new Uint8Array(0);
+    if (first.length === n) return first;
+    const out = new Uint8Array(n);
+    out.set(first);
+    let got = first.length;
+    while (got < n) {
+      const c = await this.chunk(n - got);
+      if (!c) return out.subarray(0, got);
+      out.set(c, got);
+      got += c.length;
+    }
+    return out;
+  }
+
+  /** Stop pulling from the source (lets a file-backed source close early). */
+  async close(): Promise<void> {
+    this.done = true;
+    await this.it.return?.();
+  }
+}
+
+/** Wrap anything thrown by a library into a CodecError (CodecErrors pass through). */
+export function asCodecError(codec: string, what: string, err: unknown, inputOffset?: number): CodecError {
+  if (err instanceof CodecError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  return new CodecError(codec, `${codec}: ${what}: ${msg}`, inputOffset, { cause: err });
+}
+
+/** Adler-32 (RFC 1950), used by the lzop container to check blocks. */
+export function adler32(data: Uint8Array, start = 1): number {
+  let a = start & 0xffff;
+  let b = (start >>> 16) & 0xffff;
+  const NMAX = 5552;
+  for (let i = 0; i < data.length; ) {
+    const end = Math.min(i + NMAX, data.length);
+    for (; i < end; i++) {
+      a += data[i]!;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}

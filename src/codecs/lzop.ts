@@ -1,0 +1,158 @@
+import type { Codec, DecodeOptions } from './types.js';
+import { CodecError } from './errors.js';
+import { ByteReader, adler32 } from './_util.js';
+
+const MAGIC = [0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a];
+const F_ADLER32_D = 0x1;
+const F_ADLER32_C = 0x2;
+const F_H_EXTRA_FIELD = 0x40;
+const F_CRC32_D = 0x100;
+const F_CRC32_C = 0x200;
+const F_MULTIPART = 0x400;
+const F_H_FILTER = 0x800;
+const F_H_CRC32 = 0x1000;
+/** lzop refuses blocks above 64 MiB. */
+const MAX_BLOCK = 64 << 20;
+
+/**
+ * lzop container (the kernel's CONFIG_KERNEL_LZO: `lzop -9` from a pipe): magic, header (version, library
+ * version, version needed, method, level, flags, [filter], mode, mtime, name, header checksum, [extra field]),
+ * then blocks [BE32 uncompressed size][BE32 compressed size][checksums per flags][data]; an uncompressed size
+ * of 0 ends the stream; a block with csize == usize is stored. The framing and checksum checks are ours; the
+ * LZO1X block decoder is lzo-ts (pure TypeScript; it has no bounds checks, so we cap its output buffer at the
+ * block's declared size and verify the result's length and checksums).
+ *
+ * Trailing data: decoding stops at the zero end marker; bytes after it (the kernel's le32 size trailer) are
+ * not read.
+ */
+export const lzop: Codec = {
+  name: 'lzop',
+  description: 'lzop file (LZO1X blocks): zboot "lzo" payloads',
+  library: 'lzo-ts@0.2.3 (LZO1X block decoder; container in kimg)',
+  sniff: (head) => head.length >= 9 && MAGIC.every((b, i) => head[i] === b),
+  decode: decodeLzop,
+};
+
+type LzoDecompress = (block: Uint8Array, usize: number) => Uint8Array;
+let loader: Promise<LzoDecompress> | undefined;
+function loadLzo(): Promise<LzoDecompress> {
+  loader ??= (async () => {
+    const { LZO } = (await import('lzo-ts')) as unknown as { LZO: new () => Record<string, unknown> };
+    // lzo-ts 0.2.3 grows its output through one internal method (minified name `b`, pinned version) whenever
+    // the next write would pass the buffer end; wrapping it caps the output at the block's declared size, which
+    // also stops its decoder loop on corrupt input (it otherwise runs past the input end without bound).
+    return (block: Uint8Array, usize: number) => {
+      const dec = new LZO() as Record<string, unknown> & { F(b: Uint8Array): Uint8Array | boolean; b(): void; l: number };
+      const grow = dec.b;
+      if (typeof grow !== 'function' || typeof dec.F !== 'function') throw new Error('unexpected lzo-ts internals (version changed?)');
+      dec.b = function (this: typeof dec) {
+        if (this.l > usize + 3) throw new Error(`output runs past the declared ${usize} bytes`);
+        grow.call(this);
+      };
+      const r = dec.F(block);
+      if (!(r instanceof Uint8Array)) throw new Error('no end-of-stream marker');
+      return r;
+    };
+  })();
+  loader.catch(() => (loader = undefined));
+  return loader;
+}
+
+function be32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+async function* decodeLzop(source: AsyncIterable<Uint8Array>, options: DecodeOptions): AsyncGenerator<Uint8Array> {
+  let decompress: LzoDecompress;
+  const zlib = await import('node:zlib');
+  const crc32 = (d: Uint8Array, init = 0) => zlib.crc32(d, init) >>> 0;
+  try {
+    decompress = await loadLzo();
+  } catch (e) {
+    throw new CodecError('lzop', `lzop: cannot load LZO1X decoder (lzo-ts): ${(e as Error).message}`, undefined, { cause: e });
+  }
+  const r = new ByteReader(source);
+  const fail = (msg: string, at: number): never => {
+    throw new CodecError('lzop', `lzop: ${msg} at input offset ${at}`, at);
+  };
+  const need = async (n: number, what: string): Promise<Uint8Array> => {
+    const at = r.offset;
+    const b = await r.read(n);
+    if (b.length < n) fail(`truncated ${what}`, at);
+    return b;
+  };
+  try {
+    const magic = await need(9, 'magic');
+    if (!MAGIC.every((b, i) => magic[i] === b)) fail('bad magic (not an lzop file)', 0);
+    // Header, kept for its checksum (which covers everything from the version field to the name).
+    const parts: Uint8Array[] = [];
+    const take = async (n: number, what: string) => {
+      const b = (await need(n, what)).slice();
+      parts.push(b);
+      return b;
+    };
+    const v = await take(4, 'header');
+    const version = (v[0]! << 8) | v[1]!;
+    if (version < 0x0900) fail(`unsupported lzop version 0x${version.toString(16)}`, 9);
+    if (version >= 0x0940) {
+      const vn = await take(2, 'header');
+      if (((vn[0]! << 8) | vn[1]!) > 0x1040) fail('file needs a newer lzop to extract', 13);
+    }
+    const mh = await take(version >= 0x0940 ? 2 : 1, 'header');
+    const method = mh[0]!;
+    if (method < 1 || method > 3) fail(`unsupported method ${method} (only LZO1X methods 1-3)`, r.offset - mh.length);
+    const flags = be32(await take(4, 'header'), 0);
+    if (flags & F_MULTIPART) fail('multipart lzop files are not supported', r.offset - 4);
+    if (flags & F_H_FILTER) await take(4, 'header');
+    await take(version >= 0x0940 ? 12 : 8, 'header'); // mode, mtime low, [mtime high]
+    const nl = (await take(1, 'header'))[0]!;
+    await take(nl, 'header name');
+    const headerBytes = Buffer.concat(parts);
+    const hsumAt = r.offset;
+    const hsum = be32(await need(4, 'header checksum'), 0);
+    const want = flags & F_H_CRC32 ? crc32(headerBytes) : adler32(headerBytes);
+    if (hsum !== want) fail('header checksum mismatch', hsumAt);
+    if (flags & F_H_EXTRA_FIELD) {
+      const len = be32(await need(4, 'extra field'), 0);
+      await need(len + 4, 'extra field');
+    }
+    let produced = 0;
+    for (;;) {
+      const at = r.offset;
+      const usize = be32(await need(4, 'block header'), 0);
+      if (usize === 0) return; // end marker; trailing bytes are not read
+      if (usize > MAX_BLOCK) fail(`block size ${usize} exceeds 64 MiB`, at);
+      const csize = be32(await need(4, 'block header'), 0);
+      if (csize === 0 || csize > usize) fail(`bad compressed size ${csize} for ${usize}-byte block`, at);
+      const dAdler = flags & F_ADLER32_D ? be32(await need(4, 'block checksum'), 0) : undefined;
+      const dCrc = flags & F_CRC32_D ? be32(await need(4, 'block checksum'), 0) : undefined;
+      let cAdler: number | undefined;
+      let cCrc: number | undefined;
+      if (csize < usize) {
+        if (flags & F_ADLER32_C) cAdler = be32(await need(4, 'block checksum'), 0);
+        if (flags & F_CRC32_C) cCrc = be32(await need(4, 'block checksum'), 0);
+      }
+      const dataAt = r.offset;
+      const data = await need(csize, 'block data');
+      if (cAdler !== undefined && adler32(data) !== cAdler) fail('compressed block checksum (adler32) mismatch', dataAt);
+      if (cCrc !== undefined && crc32(data) !== cCrc) fail('compressed block checksum (crc32) mismatch', dataAt);
+      let out: Uint8Array;
+      if (csize === usize) out = data.slice(); // stored block
+      else {
+        try {
+          out = decompress(data, usize).slice();
+        } catch (e) {
+          throw new CodecError('lzop', `lzop: corrupt LZO1X block at input offset ${dataAt}: ${(e as Error).message}`, dataAt, { cause: e });
+        }
+        if (out.length !== usize) fail(`block decoded to ${out.length} bytes, header says ${usize}`, dataAt);
+      }
+      if (dAdler !== undefined && adler32(out) !== dAdler) fail('block checksum (adler32) mismatch', dataAt);
+      if (dCrc !== undefined && crc32(out) !== dCrc) fail('block checksum (crc32) mismatch', dataAt);
+      produced += out.length;
+      yield out;
+      if (produced > options.maxOutput) return;
+    }
+  } finally {
+    await r.close();
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * kimg's library API. See README "Library API".
+ */
+export { Kimg, type KimgOptions } from './kimg.js';
+export type * from './types.js';
+export { BufferSource, FileSource, type ByteSource, type Window } from './core/bytes.js';
+export { DEFAULT_LIMITS, LIMIT_NAMES, withLimits, type Limits } from './core/limits.js';
+export {
+  KimgError, SchemaError, ParseError, LimitError, PipelineError, DecodeError, IoError, UsageError,
+  type ErrorKind, type ErrorWhere,
+} from './core/errors.js';
+export { SchemaLoader, BUILTIN_SCHEMA_DIR, type LoaderOptions } from './schema/loader.js';
+export { SchemaRegistry, type Detection, type DetectOutcome, type Engine, type Rejection } from './schema/registry.js';
+export { interpret, type ParseOptions, type ParseResult, type Struct, type StructLayout, type FieldLayout, type CheckOutcome } from './interp/interpreter.js';
+export { parseExpr, ExprSyntaxError } from './expr/parser.js';
+export { CodecRegistry, defaultCodecs } from './codecs/registry.js';
+export type { Codec, DecodeOptions } from './codecs/types.js';
+export { CodecError } from './codecs/errors.js';
+export type { Analysis, LayerReport, RegionInfo, CheckReport, Sink } from './pipeline/pipeline.js';
+export { extract, type ExtractTarget, type ExtractResult, type Output } from './pipeline/extract.js';
+export { AtomicFile } from './pipeline/output.js';
+export { annotateStruct, type Json } from './render/annotate.js';
+export { stringifyJson } from './render/json.js';
