@@ -176,8 +176,10 @@ class Run {
       case 'int': {
         this.need(pos, f.bytes, region);
         const v = this.readInt(f, pos, type);
-        if (f.constant && (typeof v === 'bigint' ? v : BigInt(v)) !== f.constant.value) {
-          this.mismatch(f.constant.severity, f.constant.message, scope, pos, `${f.id} is ${hexInt(v)}, expected ${hexInt(f.constant.value)}`, hexInt(f.constant.value), hexInt(v));
+        if (f.constant) {
+          if ((typeof v === 'bigint' ? v : BigInt(v)) !== f.constant.value) {
+            this.mismatch(f.constant.severity, f.constant.message, scope, pos, `${f.id} is ${hexInt(v)}, expected ${hexInt(f.constant.value)}`, hexInt(f.constant.value), hexInt(v));
+          } else this.constOk(f.constant.severity);
         }
         const value = f.bits ? bitsOf(v, f.bits) : v;
         return { value, layout: this.leaf(pos, f.bytes), end: pos + f.bytes };
@@ -231,8 +233,10 @@ class Run {
     this.need(pos, size, region);
     const value = this.src.slice(pos, size);
     const c = f.constant;
-    if (c && (c.value.length !== value.length || c.value.some((b, i) => b !== value[i]))) {
-      this.mismatch(c.severity, c.message, scope, pos, `${f.id} does not match`, quoteBytes(c.value), quoteBytes(value));
+    if (c) {
+      if (c.value.length !== value.length || c.value.some((b, i) => b !== value[i])) {
+        this.mismatch(c.severity, c.message, scope, pos, `${f.id} does not match`, quoteBytes(c.value), quoteBytes(value));
+      } else this.constOk(c.severity);
     }
     return { value, layout: this.leaf(pos, size), end: pos + size };
   }
@@ -263,8 +267,10 @@ class Run {
     }
     const raw = this.src.slice(pos, textLen);
     const value = f.encoding === 'utf8' ? new TextDecoder('utf-8').decode(raw) : latin1(raw);
-    if (f.constant && value !== f.constant.value) {
-      this.mismatch(f.constant.severity, f.constant.message, scope, pos, `${f.id} is ${JSON.stringify(value)}`, JSON.stringify(f.constant.value), JSON.stringify(value));
+    if (f.constant) {
+      if (value !== f.constant.value) {
+        this.mismatch(f.constant.severity, f.constant.message, scope, pos, `${f.id} is ${JSON.stringify(value)}`, JSON.stringify(f.constant.value), JSON.stringify(value));
+      } else this.constOk(f.constant.severity);
     }
     return { value, layout: this.leaf(pos, size), end: pos + size };
   }
@@ -300,6 +306,11 @@ class Run {
     const text = message ? this.render(message, scope, pos) : fallback;
     if (severity === 'error') throw this.fail('const-mismatch', text, pos, { expected, found });
     this.checks.push({ id: this.path[this.path.length - 1] ?? '', path: this.pathText(), severity, ok: false, message: `${text} (expected ${expected}, found ${found})` });
+  }
+
+  /** A warning-level constant that holds is reported as a passed check (error-level ones are just magic). */
+  private constOk(severity: Severity): void {
+    if (severity === 'warning') this.checks.push({ id: this.path[this.path.length - 1] ?? '', path: this.pathText(), severity, ok: true, message: '' });
   }
 
   render(t: Template, scope: Scope, pos: number): string {

@@ -460,6 +460,9 @@ export async function streamRange(
       throw new DecodeError(`${e.codec} stream is corrupt: ${e.message}`, { offset: at }, { cause: e, expected: `a valid ${e.codec} stream`, found: `${humanSize(total)} decoded before the failure` });
     }
     throw e;
+  } finally {
+    // A decoder may stop reading at its end-of-stream marker: close the file now, not at GC.
+    await input.return(undefined);
   }
   scanner.finish();
   if (decode && total === 0) {

@@ -1,0 +1,85 @@
+/**
+ * Shared test plumbing: where the repo, the samples and the shared corpus are, and the corpus MANIFEST.
+ */
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** dist/test/helpers.js -> repo root. */
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const SAMPLES = join(REPO, 'samples');
+export const CORPUS = resolve(REPO, '../shared/corpus');
+export const CLI = join(REPO, 'dist/src/cli/main.js');
+export const corpusPresent = existsSync(join(CORPUS, 'MANIFEST.md'));
+export const CORPUS_ABSENT = `../shared/corpus is absent (it sits beside the checkout on the project's machines and in CI): corpus tests skipped`;
+
+export interface ManifestRow {
+  readonly file: string;
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly layers: string;
+  readonly compressType: string | null;
+  readonly payloadOffset: number | null;
+  readonly payloadSize: number | null;
+  readonly expectedBytes: number;
+  readonly expectedSha256: string;
+}
+
+/** The corpus MANIFEST's table, read at run time (it is the corpus's own record, not ours). */
+export function corpusManifest(): ManifestRow[] {
+  const text = readFileSync(join(CORPUS, 'MANIFEST.md'), 'utf8');
+  const rows: ManifestRow[] = [];
+  for (const line of text.split('\n')) {
+    const cells = line.split('|').map((c) => c.trim());
+    if (cells.length < 11 || !/^[\w.-]+$/.test(cells[1] ?? '') || cells[1] === 'file' || !/^\d+$/.test(cells[2] ?? '')) continue;
+    const num = (s: string): number | null => (s === '-' ? null : Number(s));
+    rows.push({
+      file: cells[1]!,
+      bytes: Number(cells[2]),
+      sha256: cells[3]!,
+      layers: cells[4]!,
+      compressType: cells[5] === '-' ? null : cells[5]!,
+      payloadOffset: num(cells[6]!),
+      payloadSize: num(cells[7]!),
+      expectedBytes: Number(cells[8]),
+      expectedSha256: cells[9]!,
+    });
+  }
+  return rows;
+}
+
+export interface SampleRow {
+  readonly file: string;
+  readonly layers: 'zboot' | 'image' | 'stream';
+  readonly compress_type: string | null;
+  readonly expected_bytes: number;
+  readonly expected_sha256: string;
+}
+
+export function samplesManifest(): SampleRow[] {
+  return JSON.parse(readFileSync(join(SAMPLES, 'manifest.json'), 'utf8')) as SampleRow[];
+}
+
+export function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function sha256File(path: string): string {
+  return sha256(readFileSync(path));
+}
+
+/** Run the CLI; never throws, returns the process result. */
+export function kimg(args: readonly string[], options: { input?: Uint8Array; env?: Record<string, string>; cwd?: string } = {}): SpawnSyncReturns<Buffer> {
+  return spawnSync(process.execPath, [CLI, ...args], {
+    input: options.input,
+    env: { ...process.env, ...(options.env ?? {}) },
+    cwd: options.cwd ?? REPO,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+}
+
+export function hasCommand(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
