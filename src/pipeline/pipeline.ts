@@ -242,7 +242,7 @@ function detectLayer(cur: Current, index: number, o: PipelineOptions): Detection
   if (cur.expect) {
     const got = o.registry.detect(cur.source, o.limits, o.engine, [cur.expect.schema]);
     if (got.matches.length) return got.matches;
-    const actually = o.registry.detect(cur.source, o.limits, o.engine).matches.map((m) => m.schema.id);
+    const actually = o.registry.detect(cur.source, o.limits, o.engine).matches.filter((m) => m.refinedBy.length === 0).map((m) => m.schema.id);
     const rule = cur.expect.schema.detect;
     const magic = rule?.magic.map((m) => `${quoteBytes(m.bytes)} at ${hexInt(m.at)}`).join(' and ') ?? '';
     const foundMagic = rule?.magic.map((m) => {
