@@ -146,7 +146,7 @@ async function main(args: string[]): Promise<number> {
       (y) => common(y.positional('file', { type: 'string', demandOption: true }))
         .option('output', { alias: 'o', type: 'string', describe: 'output file, or - for stdout (the default when stdout is not a terminal)' })
         .option('layer', { type: 'number', describe: 'write layer N (0 = the file itself)' })
-        .option('raw', { type: 'boolean', default: false, describe: 'write the payload as stored (compressed)' })
+        .option('raw', { type: 'boolean', describe: 'write the payload as stored (compressed)' })
         .option('section', { type: 'string', describe: 'write the PE section with this name (.linux, .initrd, .cmdline...)' })
         .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'replace an existing output file' })
         .option('max-size', { type: 'string', default: '1G', describe: 'stop decoding beyond this many bytes (K, M, G suffixes)' })
@@ -302,16 +302,28 @@ function reportError(e: unknown, json: boolean, verbose: boolean): number {
   return EXIT.internal;
 }
 
-// A reader that goes away (`kimg dump f | head`) ends the output, not the program with a trace.
+// If the event loop ever empties before main settles (a promise that can never resolve), say so and fail:
+// a run that did not finish must not look like success.
+let settled = false;
+process.exitCode = EXIT.internal;
+process.on('exit', () => {
+  if (!settled) process.stderr.write('kimg: internal error (a bug, please report it): the operation stopped before finishing\n');
+});
+
+// A reader that goes away (`kimg dump f | head`) ends the output: a normal end, not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+  if (e.code !== 'EPIPE') return;
+  settled = true;
+  process.exit(EXIT.ok);
 });
 
 main(hideBin(process.argv)).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (e) => {
+    settled = true;
     process.exitCode = reportError(e, false, true);
   },
 );

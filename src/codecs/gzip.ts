@@ -78,8 +78,10 @@ async function* decodeGzip(source: AsyncIterable<Uint8Array>, options: DecodeOpt
   // Feed input with back-pressure, yield output as it arrives.
   const feeder = (async () => {
     for (;;) {
-      if (error || ended) return;
+      if (error || ended || gunzip.destroyed) return;
       const c = await reader.chunk(256 * 1024);
+      // The consumer may have stopped (and destroyed the inflater) while we waited for input.
+      if (gunzip.destroyed) return;
       if (!c) {
         gunzip.end(); // raw inflate reports a truncated deflate body as an error
         return;
@@ -89,6 +91,7 @@ async function* decodeGzip(source: AsyncIterable<Uint8Array>, options: DecodeOpt
       if (recent.length > 3) recent.shift();
       if (!gunzip.write(copy))
         await new Promise<void>((res) => {
+          if (gunzip.destroyed) return res();
           const done = () => {
             gunzip.off('drain', done);
             gunzip.off('close', done);

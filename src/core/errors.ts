@@ -52,9 +52,8 @@ export abstract class KimgError extends Error {
     if (w.path !== undefined && w.path !== '') at.push(`field ${w.path}`);
     if (w.offset !== undefined) at.push(`offset 0x${w.offset.toString(16)}`);
     let line = at.length ? `${at.join(', ')}: ${this.message}` : this.message;
-    if (this.expected !== undefined || this.found !== undefined) {
-      line += ` (expected ${this.expected ?? '?'}, found ${this.found ?? '?'})`;
-    }
+    const detail = [this.expected !== undefined ? `expected ${this.expected}` : '', this.found !== undefined ? `found ${this.found}` : ''].filter(Boolean);
+    if (detail.length) line += ` (${detail.join(', ')})`;
     return line;
   }
 

@@ -511,6 +511,7 @@ class SchemaBuilder {
     const [alias, local] = splitRef(name);
     if (alias === null) {
       const t = this.types.get(local);
+      if (!t && /^[us]\d+(le|be)?$/.test(local)) node.fail('unknown-type', `unknown type '${name}'`, 'integer types are u8, u16, u32, u64, s8, s16, s32, s64, optionally with le or be');
       if (!t) node.fail('unknown-type', `unknown type '${name}'`, hintFrom(local, this.types.keys()));
       return t;
     }
