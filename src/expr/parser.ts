@@ -83,13 +83,18 @@ export function parseExpr(src: string): Expr {
     let left = binary(level + 1);
     const ops = LEVELS[level]!;
     const comparison = level === 2;
+    // A chain a+b+c+... is built iteratively but nests as deep as it is long: count each link.
+    let links = 0;
     while (peek().kind !== 'eof' && ops.includes(peek().text) && (peek().kind === 'op' || peek().kind === 'ident')) {
+      if (++depth > MAX_NESTING) fail('expression nested too deeply');
+      links++;
       const text = tokens[i++]!.text;
       const op = (CANONICAL[text] ?? text) as BinaryOp;
       const right = binary(level + 1);
       left = { k: 'binary', op, left, right };
       if (comparison && ops.includes(peek().text)) fail('comparisons do not chain; use and');
     }
+    depth -= links;
     return left;
   };
 

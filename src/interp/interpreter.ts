@@ -178,7 +178,7 @@ class Run {
         const v = this.readInt(f, pos, type);
         if (f.constant) {
           if ((typeof v === 'bigint' ? v : BigInt(v)) !== f.constant.value) {
-            this.mismatch(f.constant.severity, f.constant.message, scope, pos, `${f.id} is ${hexInt(v)}, expected ${hexInt(f.constant.value)}`, hexInt(f.constant.value), hexInt(v));
+            this.mismatch(f.constant.severity, f.constant.message, scope, pos, `${f.id} is ${hexInt(v)}, expected ${hexInt(f.constant.value)}`, hexInt(f.constant.value), hexInt(v), v, f);
           } else this.constOk(f.constant.severity);
         }
         const value = f.bits ? bitsOf(v, f.bits) : v;
@@ -198,7 +198,15 @@ class Run {
         const on = this.eval(f.on, scope, pos);
         let chosen: TypeRef | null = null;
         for (const c of f.cases) {
-          if (equals(on, this.eval(c.match, scope, pos))) {
+          const match = this.eval(c.match, scope, pos);
+          let same: boolean;
+          try {
+            same = equals(on, match);
+          } catch (err) {
+            if (err instanceof ExprTypeError) throw this.fail('expression', `in switch on '${f.on.source}', case '${c.match.source}': ${err.message}`, pos);
+            throw err;
+          }
+          if (same) {
             chosen = c.type;
             break;
           }
@@ -235,7 +243,7 @@ class Run {
     const c = f.constant;
     if (c) {
       if (c.value.length !== value.length || c.value.some((b, i) => b !== value[i])) {
-        this.mismatch(c.severity, c.message, scope, pos, `${f.id} does not match`, quoteBytes(c.value), quoteBytes(value));
+        this.mismatch(c.severity, c.message, scope, pos, `${f.id} does not match`, quoteBytes(c.value), quoteBytes(value), value, f);
       } else this.constOk(c.severity);
     }
     return { value, layout: this.leaf(pos, size), end: pos + size };
@@ -269,7 +277,7 @@ class Run {
     const value = f.encoding === 'utf8' ? new TextDecoder('utf-8').decode(raw) : latin1(raw);
     if (f.constant) {
       if (value !== f.constant.value) {
-        this.mismatch(f.constant.severity, f.constant.message, scope, pos, `${f.id} is ${JSON.stringify(value)}`, JSON.stringify(f.constant.value), JSON.stringify(value));
+        this.mismatch(f.constant.severity, f.constant.message, scope, pos, `${f.id} is ${JSON.stringify(value)}`, JSON.stringify(f.constant.value), JSON.stringify(value), value, f);
       } else this.constOk(f.constant.severity);
     }
     return { value, layout: this.leaf(pos, size), end: pos + size };
@@ -302,8 +310,19 @@ class Run {
     this.checks.push({ id: c.id, path, severity: c.severity, ok, message });
   }
 
-  private mismatch(severity: Severity, message: Template | null, scope: Scope, pos: number, fallback: string, expected: string, found: string): void {
-    const text = message ? this.render(message, scope, pos) : fallback;
+  private mismatch(severity: Severity, message: Template | null, scope: Scope, pos: number, fallback: string, expected: string, found: string, value: unknown, field: FieldDef): void {
+    let text = fallback;
+    if (message) {
+      // The message may name the value found, as `_` or by the field's own name.
+      const savedElem = scope.elem;
+      scope.elem = value;
+      if (!field.repeat) scope.obj[field.id] = value;
+      try {
+        text = this.render(message, scope, pos);
+      } finally {
+        scope.elem = savedElem;
+      }
+    }
     if (severity === 'error') throw this.fail('const-mismatch', text, pos, { expected, found });
     this.checks.push({ id: this.path[this.path.length - 1] ?? '', path: this.pathText(), severity, ok: false, message: `${text} (expected ${expected}, found ${found})` });
   }
