@@ -5,14 +5,12 @@
 // Inputs are made reproducibly under bench/.work/ (git-ignored) from
 // ../shared/corpus/debian-bookworm-6.1-cloud-arm64.vmlinuz (or $KIMG_BENCH_SRC).
 import { existsSync, mkdirSync, readFileSync, createReadStream, statSync } from 'node:fs';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { cases, compressed, defaultSource, have, root, work } from './inputs.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const work = join(root, 'bench', '.work');
-const src = process.env.KIMG_BENCH_SRC ?? resolve(root, '..', 'shared', 'corpus', 'debian-bookworm-6.1-cloud-arm64.vmlinuz');
+const src = defaultSource;
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] ?? 3) || 3;
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
@@ -22,19 +20,6 @@ if (!existsSync(src)) {
   process.exit(2);
 }
 mkdirSync(work, { recursive: true });
-const have = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-
-// [name, plugin, file, make command (reads $SRC, from a pipe like the kernel build), native decode command]
-const cases = [
-  ['gzip', 'gzip', 'k.gz', 'gzip -n -9 < "$SRC"', 'gzip -dc'],
-  ['zstd', 'zstd', 'k.zst', 'cat "$SRC" | zstd -q -22 --ultra -T1', 'zstd -qdc'],
-  ['xz', 'xz', 'k.xz', 'cat "$SRC" | xz --check=crc32 --lzma2=dict=32MiB', 'xz -dc'],
-  ['xz+arm64', 'xz', 'k.arm64.xz', 'cat "$SRC" | xz --check=crc32 --arm64 --lzma2=dict=32MiB', 'xz -dc'],
-  ['lzma', 'lzma', 'k.lzma', 'cat "$SRC" | lzma -9', 'lzma -dc'],
-  ['lz4-legacy', 'lz4-legacy', 'k.lz4', 'cat "$SRC" | lz4 -q -l -9', 'lz4 -qdc'],
-  ['lzop', 'lzop', 'k.lzo', 'cat "$SRC" | lzop -9', 'lzop -dc'],
-  ['bzip2', 'bzip2', 'k.bz2', 'bzip2 -9 < "$SRC"', 'bzip2 -dc'],
-];
 
 const expected = createHash('sha256').update(readFileSync(src)).digest('hex');
 const srcSize = statSync(src).size;
@@ -46,16 +31,13 @@ async function* fileSource(path) {
 }
 const best = (xs) => Math.min(...xs);
 const rows = [];
-for (const [name, plugin, file, make, native] of cases) {
+for (const c of cases) {
+  const [name, plugin, , , , native] = c;
   if (only && !only.includes(name)) continue;
-  const path = join(work, file);
-  const tool = make.split('|').pop().trim().split(' ')[0];
-  if (!existsSync(path)) {
-    if (!have(tool)) {
-      rows.push({ name, note: `skipped: ${tool} not installed` });
-      continue;
-    }
-    execFileSync('sh', ['-c', `${make} > "${path}.tmp" && mv "${path}.tmp" "${path}"`], { env: { ...process.env, SRC: src } });
+  const { path, reason } = compressed(src, c);
+  if (!path) {
+    rows.push({ name, note: `skipped: ${reason}` });
+    continue;
   }
   const csize = statSync(path).size;
   const codec = reg.get(plugin);
