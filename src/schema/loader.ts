@@ -13,10 +13,14 @@ import type {
   BitDef, CheckDef, CompiledExpr, DetectRule, Endian, EnumDef, FieldDef, FlagSetDef, InnerCandidate,
   MagicRule, RegionDecl, Repeat, ScanDecl, SchemaDef, Severity, Template, TemplatePart, TypeDef, TypeRef,
 } from '../types.js';
-import { parseYamlFile, YNode } from './yaml-node.js';
+import { fromYaml } from './located-yaml.js';
+import { fromSnapshot, SNAPSHOT_FILE } from './snapshot.js';
+import { rootNode, YNode } from './yaml-node.js';
 
 /** The schemas shipped with kimg. */
 export const BUILTIN_SCHEMA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../schemas');
+/** Written by the build: the built-in schemas already parsed (dist/schemas.snapshot.json). */
+export const BUILTIN_SNAPSHOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..', SNAPSHOT_FILE);
 
 const SCHEMA_EXT = ['.yaml', '.yml'];
 
@@ -42,11 +46,13 @@ export class SchemaLoader {
   private readonly byFile = new Map<string, SchemaDef>();
   private readonly loading: string[] = [];
   private readonly allowOutside: boolean;
+  private readonly builtinDir: string;
 
   constructor(options: LoaderOptions = {}) {
     const dirs = [...(options.searchPath ?? [])];
     if (options.builtins !== false) dirs.push(BUILTIN_SCHEMA_DIR);
     this.searchPath = dirs.map((d) => safeRealpath(resolve(d)));
+    this.builtinDir = safeRealpath(BUILTIN_SCHEMA_DIR);
     this.allowOutside = options.allowOutsideImports ?? false;
   }
 
@@ -120,12 +126,21 @@ export class SchemaLoader {
     }
     this.loading.push(file);
     try {
-      const def = new SchemaBuilder(this, file, parseYamlFile(text, file)).build();
+      const def = new SchemaBuilder(this, file, rootNode(this.tree(file, text), file)).build();
       this.byFile.set(file, def);
       return def;
     } finally {
       this.loading.pop();
     }
+  }
+
+  /** The located tree: from the build's snapshot for an unchanged built-in schema, else from YAML. */
+  private tree(file: string, text: string): ReturnType<typeof fromYaml> {
+    if (dirname(file) === this.builtinDir) {
+      const snap = fromSnapshot(BUILTIN_SNAPSHOT, file.slice(this.builtinDir.length + 1), text);
+      if (snap !== undefined) return snap;
+    }
+    return fromYaml(text, file);
   }
 
   /** Used by the builder for `imports:`. */

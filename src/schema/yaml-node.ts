@@ -1,24 +1,22 @@
 /**
- * A thin view over the YAML document that remembers where every node came from, so that every
- * schema error can name file, line and column.
+ * A view over a schema file's located tree (see located.ts) that remembers where every node came from,
+ * so that every schema error can name file, line and column.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { SchemaError } from '../core/errors.js';
 import type { SourcePos } from '../types.js';
+import type { LNode, Pos } from './located.js';
 
 export class YNode {
   constructor(
-    readonly node: YamlNode | null,
+    readonly node: LNode | null,
     readonly file: string,
-    private readonly lines: LineCounter,
-    /** What this node is, for messages: "field 'size' of type coff_header". */
+    /** What this node is, for messages: "schema › types › coff_header › fields[2]". */
     readonly what: string,
+    private readonly at: Pos = node?.p ?? [1, 1],
   ) {}
 
   get pos(): SourcePos {
-    const at = this.node?.range?.[0] ?? 0;
-    const { line, col } = this.lines.linePos(at);
-    return { file: this.file, line, col };
+    return { file: this.file, line: this.at[0], col: this.at[1] };
   }
 
   fail(code: string, message: string, hint?: string): never {
@@ -26,28 +24,27 @@ export class YNode {
   }
 
   get isMap(): boolean {
-    return isMap(this.node);
+    return this.node?.t === 'map';
   }
   get isSeq(): boolean {
-    return isSeq(this.node);
+    return this.node?.t === 'seq';
   }
   get isScalar(): boolean {
-    return isScalar(this.node);
+    return this.node?.t === 'scalar';
   }
 
-  /** Map entries in order, keys as strings (numeric keys keep their source text: `0x10b`). */
+  /** Map entries in order, keys as written (numeric keys keep their source text: `0x10b`). */
   entries(): [string, YNode, YNode][] {
-    if (!isMap(this.node)) this.fail('expected-map', `expected a mapping, got ${this.kindName()}`);
+    const n = this.node;
+    if (n?.t !== 'map') return this.fail('expected-map', `expected a mapping, got ${this.kindName()}`);
     const seen = new Set<string>();
     const out: [string, YNode, YNode][] = [];
-    for (const pair of this.node.items) {
-      const keyNode = pair.key as YamlNode | null;
-      const key = isScalar(keyNode) ? (keyNode.source ?? String(keyNode.value)) : null;
-      const kn = new YNode(keyNode, this.file, this.lines, this.what);
+    for (const [key, keyPos, value] of n.e) {
+      const kn = new YNode(null, this.file, this.what, keyPos);
       if (key === null) return kn.fail('bad-key', 'mapping keys must be plain scalars');
       if (seen.has(key)) kn.fail('duplicate-key', `duplicate key '${key}'`);
       seen.add(key);
-      out.push([key, kn, new YNode(pair.value as YamlNode | null, this.file, this.lines, `${this.what} › ${key}`)]);
+      out.push([key, kn, new YNode(value, this.file, `${this.what} › ${key}`, value?.p ?? keyPos)]);
     }
     return out;
   }
@@ -66,33 +63,28 @@ export class YNode {
   }
 
   items(): YNode[] {
-    if (!isSeq(this.node)) this.fail('expected-list', `expected a list, got ${this.kindName()}`);
-    return this.node.items.map((n, i) => new YNode(n as YamlNode, this.file, this.lines, `${this.what}[${i}]`));
-  }
-
-  scalar(): unknown {
-    if (!isScalar(this.node)) this.fail('expected-scalar', `expected a single value, got ${this.kindName()}`);
-    return this.node.value;
+    const n = this.node;
+    if (n?.t !== 'seq') return this.fail('expected-list', `expected a list, got ${this.kindName()}`);
+    return n.e.map((x, i) => new YNode(x, this.file, `${this.what}[${i}]`));
   }
 
   /** The scalar's text as written (expressions are written as YAML scalars). */
   text(): string {
-    if (!isScalar(this.node)) this.fail('expected-scalar', `expected a single value, got ${this.kindName()}`);
-    const v = this.node.value;
-    if (typeof v === 'string') return v;
-    return this.node.source ?? String(v);
+    const n = this.node;
+    if (n?.t !== 'scalar') return this.fail('expected-scalar', `expected a single value, got ${this.kindName()}`);
+    return n.k === 'str' ? (n.v as string) : n.src;
   }
 
   str(): string {
-    const v = this.scalar();
-    if (typeof v !== 'string') this.fail('expected-string', `expected a string, got ${JSON.stringify(v)}`);
-    return v;
+    const n = this.node;
+    if (n?.t !== 'scalar' || n.k !== 'str') return this.fail('expected-string', `expected a string, got ${this.kindName()}`);
+    return n.v as string;
   }
 
   bool(): boolean {
-    const v = this.scalar();
-    if (typeof v !== 'boolean') this.fail('expected-boolean', `expected true or false, got ${JSON.stringify(v)}`);
-    return v;
+    const n = this.node;
+    if (n?.t !== 'scalar' || n.k !== 'bool') return this.fail('expected-boolean', `expected true or false, got ${this.kindName()}`);
+    return n.v as boolean;
   }
 
   /** An integer written as a YAML number (decimal or 0x...), exact beyond 2^53. */
@@ -105,22 +97,16 @@ export class YNode {
   }
 
   private kindName(): string {
-    if (this.node === null) return 'nothing';
-    if (isMap(this.node)) return 'a mapping';
-    if (isSeq(this.node)) return 'a list';
-    return JSON.stringify((this.node as { value?: unknown }).value);
+    const n = this.node;
+    if (n === null) return 'nothing';
+    if (n.t === 'map') return 'a mapping';
+    if (n.t === 'seq') return 'a list';
+    return n.k === 'str' ? JSON.stringify(n.v) : n.src;
   }
 }
 
-export function parseYamlFile(text: string, file: string): YNode {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, intAsBigInt: true });
-  const err = doc.errors[0];
-  if (err) {
-    const { line, col } = lines.linePos(err.pos[0]);
-    throw new SchemaError('yaml-syntax', `YAML syntax: ${err.message.split('\n')[0]}`, { file, line, col });
-  }
-  return new YNode(doc.contents as YamlNode | null, file, lines, 'schema');
+export function rootNode(tree: LNode | null, file: string): YNode {
+  return new YNode(tree, file, 'schema');
 }
 
 /** Levenshtein-nearest candidate within distance 3, for hints. */

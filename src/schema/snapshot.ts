@@ -1,0 +1,51 @@
+/**
+ * The build-time snapshot of the built-in schemas: each file's located tree, keyed by file name and
+ * checked against a hash of the file's text, so that an edited schema is re-read from YAML.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LNode } from './located.js';
+import { fromYaml } from './located-yaml.js';
+
+export const SNAPSHOT_FILE = 'schemas.snapshot.json';
+
+interface Snapshot {
+  readonly version: 1;
+  readonly files: Record<string, { readonly sha256: string; readonly tree: LNode | null }>;
+}
+
+let cache: { readonly path: string; readonly snap: Snapshot | null } | null = null;
+
+export function textHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The tree for a built-in schema file from the snapshot, or null if absent or stale. */
+export function fromSnapshot(snapshotPath: string, fileName: string, text: string): LNode | null | undefined {
+  if (cache?.path !== snapshotPath) {
+    let snap: Snapshot | null = null;
+    try {
+      snap = JSON.parse(readFileSync(snapshotPath, 'utf8')) as Snapshot;
+    } catch {
+      snap = null;
+    }
+    cache = { path: snapshotPath, snap };
+  }
+  const entry = cache.snap?.files[fileName];
+  if (!entry || entry.sha256 !== textHash(text)) return undefined;
+  return entry.tree;
+}
+
+/** Writes the snapshot for every .yaml file of a directory (run by `npm run build`). */
+export function writeSnapshot(schemaDir: string, snapshotPath: string): number {
+  const files: Record<string, { sha256: string; tree: LNode | null }> = {};
+  for (const name of readdirSync(schemaDir).filter((n) => n.endsWith('.yaml') || n.endsWith('.yml')).sort()) {
+    const text = readFileSync(join(schemaDir, name), 'utf8');
+    files[name] = { sha256: textHash(text), tree: fromYaml(text, join(schemaDir, name)) };
+  }
+  const tmp = `${snapshotPath}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ version: 1, files } satisfies Snapshot));
+  renameSync(tmp, snapshotPath);
+  return Object.keys(files).length;
+}
