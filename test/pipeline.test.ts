@@ -231,3 +231,20 @@ test('a file nothing recognises', async () => {
 function readdirTmp(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.startsWith('.kimg-'));
 }
+
+test('banner scan finds a string split across chunk boundaries, at the right offset', async () => {
+  const { StreamScanner } = await import('../src/pipeline/scan.js');
+  const text = 'Linux version 6.99.0-test (x@y) #1 SMP\n';
+  for (const split of [0, 1, 5, 13, 14, 20, text.length - 1]) {
+    const s = new StreamScanner([{ id: 'banner', prefix: Buffer.from('Linux version '), terminator: 0x0a, maxLength: 512 }]);
+    const before = Buffer.alloc(1000, 0x41);
+    const all = Buffer.concat([before, Buffer.from(text), Buffer.alloc(10)]);
+    const cut = before.length + split;
+    // Uneven chunks: 7 bytes, then up to the split, then the rest.
+    s.push(all.subarray(0, 7));
+    s.push(all.subarray(7, cut));
+    s.push(all.subarray(cut));
+    s.finish();
+    assert.deepEqual(s.hits, [{ id: 'banner', offset: 1000, text: text.slice(0, -1) }], `split at ${split}`);
+  }
+});

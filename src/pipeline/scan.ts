@@ -33,22 +33,38 @@ export class StreamScanner {
 
   push(chunk: Uint8Array): void {
     if (this.done) return;
-    const buf = this.tail.length ? Buffer.concat([this.tail, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const base = this.tailAt + this.tail.length;
+    // Matches that straddle the previous chunk and this one: only this small edge is copied.
+    if (this.tail.length) this.search(Buffer.concat([this.tail, buf.subarray(0, this.keep)]), this.tailAt, this.tail.length);
+    this.search(buf, base, buf.length);
+    if (buf.length >= this.keep) {
+      this.tail = Buffer.from(buf.subarray(buf.length - this.keep));
+      this.tailAt = base + buf.length - this.keep;
+    } else {
+      const joined = Buffer.concat([this.tail, buf]);
+      const from = Math.max(0, joined.length - this.keep);
+      this.tail = Buffer.from(joined.subarray(from));
+      this.tailAt += from;
+    }
+  }
+
+  /**
+   * Reports each pending string that starts before `startBefore` in `buf` and is complete there. An
+   * incomplete one at the end of a chunk is found again in the next edge, which starts with it.
+   */
+  private search(buf: Buffer, base: number, startBefore: number): void {
     for (let i = this.pending.length - 1; i >= 0; i--) {
       const d = this.pending[i]!;
       const at = buf.indexOf(d.prefix);
-      if (at < 0) continue;
-      const end = buf.indexOf(d.terminator, at + d.prefix.length);
+      if (at < 0 || at >= startBefore) continue;
       const limit = at + d.prefix.length + d.maxLength;
-      // Wait for more bytes unless the terminator or the length limit is already inside this buffer.
-      if (end < 0 && buf.length < limit) continue;
+      const end = buf.indexOf(d.terminator, at + d.prefix.length);
+      if ((end < 0 || end > limit) && buf.length < limit) continue;
       const stop = end < 0 || end > limit ? limit : end;
-      this.hits.push({ id: d.id, offset: this.tailAt + at, text: buf.subarray(at, stop).toString('latin1') });
+      this.hits.push({ id: d.id, offset: base + at, text: buf.subarray(at, stop).toString('latin1') });
       this.pending.splice(i, 1);
     }
-    const keepFrom = Math.max(0, buf.length - this.keep);
-    this.tail = Buffer.from(buf.subarray(keepFrom));
-    this.tailAt += keepFrom;
   }
 
   /** At the end of the stream: a prefix found but never terminated is reported as far as it goes. */

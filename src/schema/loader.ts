@@ -15,7 +15,7 @@ import type {
 } from '../types.js';
 import { fromYaml } from './located-yaml.js';
 import { fromSnapshot, SNAPSHOT_FILE } from './snapshot.js';
-import { rootNode, YNode } from './yaml-node.js';
+import { closest, rootNode, YNode } from './yaml-node.js';
 
 /** The schemas shipped with kimg. */
 export const BUILTIN_SCHEMA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../schemas');
@@ -483,7 +483,7 @@ class SchemaBuilder {
     try {
       ast = parseExpr(source);
     } catch (e) {
-      if (e instanceof ExprSyntaxError) node.fail('bad-expression', `in expression '${source}' at column ${e.at + 1}: ${e.message}`);
+      if (e instanceof ExprSyntaxError) node.failAt(e.at, source, 'bad-expression', `in expression '${source}' at column ${e.at + 1}: ${e.message}`);
       throw e;
     }
     try {
@@ -554,7 +554,7 @@ function splitRef(ref: string): [string | null, string] {
 
 function hintFrom(word: string, names: Iterable<string>): string {
   const list = [...names];
-  const near = list.find((n) => n.includes(word) || word.includes(n));
+  const near = closest(word, list);
   return near ? `did you mean '${near}'?` : `types: ${list.join(', ')}`;
 }
 

@@ -23,6 +23,20 @@ export class YNode {
     throw new SchemaError(code, `${this.what}: ${message}`, this.pos, hint);
   }
 
+  /**
+   * Fails pointing at a character inside this scalar: exact for a one-line scalar that holds `source`
+   * as written (plain or quoted without escapes), else at the scalar's start.
+   */
+  failAt(offset: number, source: string, code: string, message: string): never {
+    const n = this.node;
+    let col = this.at[1];
+    if (n?.t === 'scalar' && !n.src.includes('\n')) {
+      const inner = n.src.indexOf(source);
+      if (inner >= 0) col += inner + offset;
+    }
+    throw new SchemaError(code, `${this.what}: ${message}`, { file: this.file, line: this.at[0], col });
+  }
+
   get isMap(): boolean {
     return this.node?.t === 'map';
   }
