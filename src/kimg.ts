@@ -11,6 +11,7 @@ import { withLimits, type Limits } from './core/limits.js';
 import { CodecRegistry, defaultCodecs } from './codecs/registry.js';
 import type { Codec } from './codecs/types.js';
 import { interpret, type ParseResult } from './interp/interpreter.js';
+import { compiledEngine } from './codegen/compile.js';
 import { analyze, DEFAULT_HEAD_SIZE, type Analysis, type PipelineOptions } from './pipeline/pipeline.js';
 import { SchemaRegistry, type DetectOutcome, type Engine } from './schema/registry.js';
 import type { SchemaDef } from './types.js';
@@ -43,7 +44,7 @@ export class Kimg {
     this.codecs = options.codecs ?? defaultCodecs();
     this.limits = withLimits(options.limits);
     this.jitless = options.jitless ?? jitlessFromEnv();
-    this.engine = (schema, source, opts) => interpret(schema, source, opts);
+    this.engine = this.jitless ? (schema, source, opts) => interpret(schema, source, opts) : compiledEngine;
   }
 
   /** Load a schema by id (`pe`) or path (`./gzip.yaml`). */

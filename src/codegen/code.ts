@@ -102,7 +102,7 @@ export function _(strings: TemplateStringsArray, ...args: Arg[]): Code {
 
 export const nil = new Code(TOKEN, '');
 
-export function join(parts: readonly Code[], sep: Code = nil): Code {
+export function join(parts: readonly (Code | Name)[], sep: Code = nil): Code {
   let s = '';
   for (let i = 0; i < parts.length; i++) s += (i ? sep.toString() : '') + parts[i]!.toString();
   return new Code(TOKEN, s);

@@ -78,6 +78,17 @@ export const runtime = Object.freeze({
   stepFail(): never {
     throw STEP;
   },
+  /** The sentinel exprError turns into the maxExprSteps LimitError. */
+  stepError: STEP,
+  unbound(enumName: string, memberName: string): never {
+    throw new ExprTypeError(`unbound enum reference ${enumName}::${memberName}`);
+  },
+  json(s: string): string {
+    return JSON.stringify(s);
+  },
+  sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+    return a.length === b.length && a.every((x, i) => x === b[i]);
+  },
 
   /** Converts what an expression threw, as the interpreter's Run.eval does. */
   exprError(C: Ctx, err: unknown, source: string, path: string, pos: number): unknown {
@@ -156,6 +167,19 @@ export const runtime = Object.freeze({
   },
   constWarning(C: Ctx, id: string, path: string, text: string, expected: string, found: string): void {
     C.checks.push({ id, path, severity: 'warning', ok: false, message: `${text} (expected ${expected}, found ${found})` });
+  },
+  /** A warning-level constant that holds is a passed check. */
+  constPass(C: Ctx, id: string, path: string): void {
+    C.checks.push({ id, path, severity: 'warning', ok: true, message: '' });
+  },
+  /** A switch case compared as the interpreter does: a type error is a parse error. */
+  caseEquals(C: Ctx, on: unknown, match: unknown, onSource: string, matchSource: string, path: string, pos: number): boolean {
+    try {
+      return equals(on, match);
+    } catch (err) {
+      if (err instanceof ExprTypeError) throw fail(C, 'expression', `in switch on '${onSource}', case '${matchSource}': ${err.message}`, path, pos);
+      throw err;
+    }
   },
   assertion(C: Ctx, message: string, id: string, pos: number): ParseError {
     const e = new ParseError('assertion', message, { schema: C.schema, path: `check ${id}`, offset: pos });

@@ -38,7 +38,10 @@ export function fromYaml(text: string, file: string): LNode | null {
     if (isScalar(n)) {
       const v = n.value;
       const src = n.source ?? String(v);
-      if (typeof v === 'string') return { t: 'scalar', p: pos(n), k: 'str', v, src };
+      if (typeof v === 'string') {
+        const quoted = n.type === 'QUOTE_DOUBLE' || n.type === 'QUOTE_SINGLE';
+        return quoted ? { t: 'scalar', p: pos(n), k: 'str', v, src, q: true } : { t: 'scalar', p: pos(n), k: 'str', v, src };
+      }
       if (typeof v === 'boolean') return { t: 'scalar', p: pos(n), k: 'bool', v, src };
       if (v === null || v === undefined) return { t: 'scalar', p: pos(n), k: 'null', v: null, src };
       return { t: 'scalar', p: pos(n), k: 'num', v: src, src };

@@ -8,7 +8,16 @@ export type Pos = readonly [line: number, col: number];
 export type LNode =
   | { readonly t: 'map'; readonly p: Pos; readonly e: readonly LEntry[] }
   | { readonly t: 'seq'; readonly p: Pos; readonly e: readonly LNode[] }
-  | { readonly t: 'scalar'; readonly p: Pos; readonly k: 'str' | 'num' | 'bool' | 'null'; readonly v: string | boolean | null; readonly src: string };
+  | {
+      readonly t: 'scalar';
+      readonly p: Pos;
+      readonly k: 'str' | 'num' | 'bool' | 'null';
+      readonly v: string | boolean | null;
+      /** The text as written, without the quotes of a quoted scalar. */
+      readonly src: string;
+      /** Written in quotes: the text starts one column after `p`. */
+      readonly q?: true;
+    };
 
 /** A mapping entry: the key as written (`0x10b` stays `0x10b`), where the key is, and the value. */
 export type LEntry = readonly [key: string | null, keyPos: Pos, value: LNode | null];

@@ -32,7 +32,7 @@ export class YNode {
     let col = this.at[1];
     if (n?.t === 'scalar' && !n.src.includes('\n')) {
       const inner = n.src.indexOf(source);
-      if (inner >= 0) col += inner + offset;
+      if (inner >= 0) col += (n.q ? 1 : 0) + inner + offset;
     }
     throw new SchemaError(code, `${this.what}: ${message}`, { file: this.file, line: this.at[0], col });
   }

@@ -1,0 +1,832 @@
+/**
+ * Schema AST -> one specialised JavaScript function per struct type, cached per schema and variant.
+ *
+ * Generated only from the validated model (src/types.ts) through the safe builder in ./code.ts:
+ * identifiers are generated, names and constants appear only as escaped literals or as entries of
+ * the constants array `K`, helpers come from the runtime object `H` (./runtime.ts). The result must
+ * agree with the interpreter (src/interp/interpreter.ts) on every input, errors included; the
+ * differential test checks that.
+ */
+import { BufferSource, type ByteSource } from '../core/bytes.js';
+import { ParseError } from '../core/errors.js';
+import { DEFAULT_LIMITS, type Limits } from '../core/limits.js';
+import { hexInt, quoteBytes } from '../expr/format.js';
+import type { ParseOptions, ParseResult } from '../interp/interpreter.js';
+import type { Engine } from '../schema/registry.js';
+import type {
+  BytesField, CheckDef, CompiledExpr, Expr, FieldDef, IntField, SchemaDef, Severity, StrField, StructField, SwitchField, Template, TypeDef, TypeRef,
+} from '../types.js';
+import { _, join, lit, Names, nil, objectLiteral, prop, type Code, type Name } from './code.js';
+import { ANY, ExprGen, fieldType, intType, needsChecked, rt, stepCount, storedType, type Binding, type ExprEnv, type SType } from './expr.js';
+import { runtime, type Ctx } from './runtime.js';
+
+export interface Variant {
+  /** Record offsets and sizes (ParseOptions.layout). */
+  readonly layout: boolean;
+  /** The source is a BufferSource: read its whole DataView directly, no windows. */
+  readonly buffer: boolean;
+}
+
+type RootFn = (C: Ctx, p: number, rs: number, re: number, ri: unknown, P: unknown, R: unknown, ix: number | null, d: number) => Record<string, unknown>;
+
+export interface CompiledSchema {
+  readonly source: string;
+  readonly consts: readonly unknown[];
+  readonly usesRegion: boolean;
+  readonly root: RootFn;
+}
+
+// Fixed vocabulary of the generated code (never schema text).
+const N = {
+  C: Names.fixed('C'), p: Names.fixed('p'), rs: Names.fixed('rs'), re: Names.fixed('re'), ri: Names.fixed('ri'),
+  P: Names.fixed('P'), R: Names.fixed('R'), ix: Names.fixed('ix'), d: Names.fixed('d'), p0: Names.fixed('p0'),
+  os: Names.fixed('os'), o: Names.fixed('o'), lf: Names.fixed('lf'), V: Names.fixed('V'), U: Names.fixed('U'),
+  b: Names.fixed('b'), w: Names.fixed('w'), K: Names.fixed('K'), H: Names.fixed('H'), err: Names.fixed('err'),
+};
+
+const HELPERS = Object.keys(runtime).filter((k) => /^[a-zA-Z0-9]+$/.test(k));
+
+/** Every expression a type holds (for scanning which specials a schema uses). */
+function* typeExprs(t: TypeDef): Generator<CompiledExpr> {
+  const tpl = function* (m: Template | null): Generator<CompiledExpr> {
+    for (const p of m?.parts ?? []) if (p.k === 'hole') yield p.expr;
+  };
+  for (const f of t.fields) {
+    if (f.at) yield f.at;
+    if (f.when) yield f.when;
+    if (f.repeat?.k === 'count') yield f.repeat.count;
+    if ('size' in f && f.size) yield f.size;
+    if (f.kind === 'value') yield f.value;
+    if (f.kind === 'switch') {
+      yield f.on;
+      for (const c of f.cases) yield c.match;
+    }
+    if ((f.kind === 'int' || f.kind === 'bytes' || f.kind === 'str') && f.constant) yield* tpl(f.constant.message);
+  }
+  for (const c of t.checks) {
+    yield c.assert;
+    yield* tpl(c.message);
+  }
+}
+
+function specials(e: Expr, out: Set<string>): void {
+  switch (e.k) {
+    case 'special': out.add(e.name); break;
+    case 'member': specials(e.object, out); break;
+    case 'index': specials(e.object, out); specials(e.index, out); break;
+    case 'unary': specials(e.arg, out); break;
+    case 'binary': specials(e.left, out); specials(e.right, out); break;
+    case 'cond': specials(e.test, out); specials(e.then, out); specials(e.else, out); break;
+    case 'call': for (const a of e.args) specials(a, out); break;
+    default: break;
+  }
+}
+
+function targets(f: FieldDef): TypeRef[] {
+  if (f.kind === 'struct') return [f.type];
+  if (f.kind === 'switch') return [...f.cases.map((c) => c.type), ...(f.otherwise ? [f.otherwise] : [])];
+  return [];
+}
+
+/** Fields whose bytes are known statically (for runs under one bounds check). */
+function staticSize(f: FieldDef): number | null {
+  if (f.when) return null;
+  if (f.kind === 'value') return f.repeat ? null : 0;
+  if (f.kind === 'int') {
+    if (!f.repeat) return f.bytes;
+    if (f.repeat.k === 'count' && f.repeat.count.ast.k === 'int' && f.repeat.count.ast.value <= 64n) return f.bytes * Number(f.repeat.count.ast.value);
+    return null;
+  }
+  if (f.repeat) return null;
+  if (f.kind === 'bytes') {
+    if (!f.size) return f.constant!.value.length;
+    return f.size.ast.k === 'int' && f.size.ast.value <= 0x100000n ? Number(f.size.ast.value) : null;
+  }
+  if (f.kind === 'str' && f.size) return f.size.ast.k === 'int' && f.size.ast.value <= 0x100000n ? Number(f.size.ast.value) : null;
+  return null;
+}
+
+class Unit {
+  readonly names = new Names();
+  readonly consts: unknown[] = [];
+  readonly fnOf = new Map<TypeDef, Name>();
+  readonly types: TypeDef[] = [];
+  readonly early: boolean;
+  readonly usesRegion: boolean;
+  private readonly records = new Map<TypeDef, boolean>();
+
+  constructor(readonly schema: SchemaDef, readonly v: Variant) {
+    const root = schema.root.target!;
+    const queue = [root];
+    while (queue.length) {
+      const t = queue.shift()!;
+      if (this.fnOf.has(t)) continue;
+      this.fnOf.set(t, this.names.make('T'));
+      this.types.push(t);
+      for (const f of t.fields) for (const r of targets(f)) queue.push(r.target!);
+    }
+    const used = new Set<string>();
+    for (const t of this.types) for (const e of typeExprs(t)) specials(e.ast, used);
+    this.early = used.has('_root') || used.has('_parent');
+    this.usesRegion = used.has('_region');
+  }
+
+  konst(v: unknown): Code {
+    let i = this.consts.indexOf(v);
+    if (i < 0) i = this.consts.push(v) - 1;
+    return _`${N.K}[${i}]`;
+  }
+
+  /** Whether parsing the type can record check outcomes (then callers fix up their paths). */
+  mayRecord(t: TypeDef, seen = new Set<TypeDef>()): boolean {
+    const known = this.records.get(t);
+    if (known !== undefined) return known;
+    if (seen.has(t)) return false;
+    seen.add(t);
+    let r = t.checks.length > 0;
+    for (const f of t.fields) {
+      if ((f.kind === 'int' || f.kind === 'bytes' || f.kind === 'str') && f.constant?.severity === 'warning') r = true;
+      for (const x of targets(f)) if (this.mayRecord(x.target!, seen)) r = true;
+    }
+    this.records.set(t, r);
+    return r;
+  }
+
+  generate(): string {
+    const fns = this.types.map((t) => new TypeGen(this, t).generate());
+    const helpers = join(HELPERS.map((h) => _`const ${rt(h)} = ${N.H}[${h}];\n`));
+    return _`"use strict";\n${helpers}${join(fns, _`\n`)}\nreturn ${this.fnOf.get(this.schema.root.target!)!};\n`.toString();
+  }
+}
+
+interface Site {
+  /** Absolute offset errors report (the element's position; the struct start in checks). */
+  readonly off: Code;
+  /** Absolute cursor that `_pos` is relative to (the field's start; the end cursor in checks). */
+  readonly cur: Code;
+  /** Relative field path (a string expression). */
+  readonly path: Code;
+}
+
+function at(pos: Code, path: Code): Site {
+  return { off: pos, cur: pos, path };
+}
+
+class TypeGen {
+  private readonly out: Code[] = [];
+  private readonly temps: Name[] = [];
+  private readonly locals: Name[];
+  /** Index of the field being generated (names of later fields are still null). */
+  private current = 0;
+  private readonly names: Names;
+  private readonly buf: boolean;
+
+  constructor(private readonly u: Unit, private readonly t: TypeDef) {
+    this.names = u.names;
+    this.buf = u.v.buffer;
+    this.locals = t.fields.map(() => this.names.make('f'));
+  }
+
+  private emit(c: Code): void {
+    this.out.push(c);
+  }
+
+  private tmp(prefix = 't'): Name {
+    const n = this.names.make(prefix);
+    this.temps.push(n);
+    return n;
+  }
+
+  generate(): Code {
+    const { t, u } = this;
+    const fields = t.fields;
+    let i = 0;
+    while (i < fields.length) {
+      // A run: fields of static size (the first may have `at`), read under one bounds check.
+      let j = i;
+      let total = 0;
+      while (j < fields.length) {
+        const s = staticSize(fields[j]!);
+        if (s === null || (j > i && fields[j]!.at)) break;
+        total += s;
+        j++;
+      }
+      if (j - i >= 1 && total > 0) {
+        this.run(i, j, total);
+        i = j;
+      } else {
+        this.field(i);
+        i++;
+      }
+    }
+    // checks, at the end of the struct
+    this.current = fields.length;
+    for (const c of t.checks) this.check(c);
+
+    const body = this.out;
+    const decl: Code[] = [];
+    decl.push(_`if (${N.d} > ${N.C}.md) throw ${rt('depth')}(${N.C}, ${N.p});\n`);
+    decl.push(_`const ${N.p0} = ${N.p}, ${N.os} = ${N.p} - ${N.rs};\n`);
+    if (this.locals.length) decl.push(_`let ${join(this.locals.map((l) => _`${l} = null`), _`, `)};\n`);
+    if (this.temps.length) decl.push(_`let ${join(this.temps, _`, `)};\n`);
+    if (u.early) {
+      decl.push(_`const ${N.o} = ${objectLiteral(fields.map((f) => [f.id, _`null`] as const))};\n`);
+      decl.push(_`if (${N.R} === null) ${N.R} = ${N.o};\n`);
+    }
+    if (u.v.layout) decl.push(_`const ${N.lf} = [];\n`);
+    if (this.buf) decl.push(_`const ${N.V} = ${N.C}.V, ${N.U} = ${N.C}.U;\n`);
+    else decl.push(_`let ${N.V}, ${N.U}, ${N.b}, ${N.w};\n`);
+    const end: Code[] = [];
+    if (!u.early) end.push(_`const ${N.o} = ${objectLiteral(fields.map((f, k) => [f.id, this.locals[k]!] as const))};\n`);
+    end.push(_`${N.C}.end = ${N.p};\n`);
+    if (u.v.layout) end.push(_`${N.C}.lay = { type: ${u.konst(t)}, offset: ${N.p0}, size: ${N.p} - ${N.p0}, fields: ${N.lf} };\n`);
+    end.push(_`return ${N.o};\n`);
+    const name = u.fnOf.get(t)!;
+    return _`function ${name}(${N.C}, ${N.p}, ${N.rs}, ${N.re}, ${N.ri}, ${N.P}, ${N.R}, ${N.ix}, ${N.d}) {\n${join(decl)}${join(body)}${join(end)}}\n`;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // expressions
+
+  private env(site: Site): ExprEnv {
+    const self = this;
+    return {
+      names: this.names,
+      temps: this.temps,
+      C: _`${N.C}`,
+      local(name: string): Binding {
+        const o = self.override;
+        if (o && !o.repeated && o.id === name) return o.value;
+        const k = self.t.fields.findIndex((f) => f.id === name);
+        if (k < 0) return { code: _`${rt('member')}(${self.u.early ? N.o : _`{}`}, ${name})`, t: ANY };
+        const local = self.locals[k]!;
+        if (k >= self.current) return { code: _`${local}`, t: { k: 'null' } };
+        const f = self.t.fields[k]!;
+        return { code: _`${local}`, t: f.kind === 'value' ? self.valueTypes.get(k) ?? ANY : fieldType(f) };
+      },
+      parent: _`${N.P}`,
+      root: _`${N.R}`,
+      index: _`${N.ix}`,
+      offset: _`${N.os}`,
+      pos: _`(${site.cur} - ${N.rs})`,
+      region: _`${N.ri}`,
+      elem: this.override ? this.override.value : null,
+      loopIndex: null,
+    };
+  }
+
+  /** While a const message renders: the value found, as `_` and under the field's own name. */
+  private override: { id: string; repeated: boolean; value: Binding } | null = null;
+
+  private readonly valueTypes = new Map<number, SType>();
+
+  /** Evaluates an expression into a new temporary, converting errors as Run.eval does. */
+  private eval(ce: CompiledExpr, site: Site): Binding {
+    const t = this.tmp();
+    const env = this.env(site);
+    const checked = new ExprGen(env, true).gen(ce.ast);
+    let body: Code;
+    if (needsChecked(ce.ast)) {
+      body = _`${t} = ${checked.code};`;
+    } else {
+      const n = stepCount(ce.ast);
+      const fast = new ExprGen(env, false).gen(ce.ast);
+      body = _`if ((${N.C}.s += ${n}) > ${N.C}.ms) { ${N.C}.s -= ${n}; ${t} = ${checked.code}; } else ${t} = ${fast.code};`;
+    }
+    this.emit(_`try { ${body} } catch (${N.err}) { throw ${rt('exprError')}(${N.C}, ${N.err}, ${ce.source}, ${site.path}, ${site.off}); }\n`);
+    return { code: _`${t}`, t: checked.t };
+  }
+
+  /** One step for a literal whose value is known statically. */
+  private literalStep(site: Site): void {
+    this.emit(_`if (++${N.C}.s > ${N.C}.ms) throw ${rt('exprError')}(${N.C}, ${rt('stepError')}, "", ${site.path}, ${site.off});\n`);
+  }
+
+  private truthy(b: Binding): Code {
+    return new ExprGen(this.env(at(_`0`, _`""`)), false).truthy(b);
+  }
+
+  private render(m: Template, site: Site): Code {
+    const s = this.tmp('s');
+    this.emit(_`${s} = "";\n`);
+    for (const part of m.parts) {
+      if (part.k === 'text') this.emit(_`${s} += ${part.text};\n`);
+      else {
+        const v = this.eval(part.expr, site);
+        this.emit(_`${s} += ${rt('formatValue')}(${v.code}, ${part.format});\n`);
+      }
+    }
+    return _`${s}`;
+  }
+
+  private mismatch(severity: Severity, message: Template | null, site: Site, id: Code, fallback: Code, expected: Code, found: Code, found_: Binding, f: FieldDef): void {
+    let text = fallback;
+    if (message) {
+      this.override = { id: f.id, repeated: f.repeat !== null, value: found_ };
+      try {
+        text = this.render(message, site);
+      } finally {
+        this.override = null;
+      }
+    }
+    if (severity === 'error') this.emit(_`throw ${rt('constError')}(${N.C}, ${text}, ${expected}, ${found}, ${site.path}, ${site.off});\n`);
+    else this.emit(_`${rt('constWarning')}(${N.C}, ${id}, ${site.path}, ${text}, ${expected}, ${found});\n`);
+  }
+
+  private constPass(severity: Severity, id: Code, site: Site): Code {
+    return severity === 'warning' ? _` else ${rt('constPass')}(${N.C}, ${id}, ${site.path});` : nil;
+  }
+
+  private block(fn: () => void): Code {
+    const saved = this.out.splice(0);
+    fn();
+    const inner = this.out.splice(0);
+    this.out.push(...saved);
+    return join(inner);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // fields
+
+  private assign(k: number, value: Code): void {
+    this.emit(_`${this.locals[k]!} = ${value};\n`);
+    if (this.u.early) this.emit(_`${prop(N.o, this.t.fields[k]!.id)} = ${this.locals[k]!};\n`);
+  }
+
+  private leaf(pos: Code, size: Code | number): Code {
+    return _`{ offset: ${pos}, size: ${size}, struct: null, elements: null }`;
+  }
+
+  /** A run of fields [i, j) of static total size, under one bounds check (else field by field). */
+  private run(i: number, j: number, total: number): void {
+    const first = this.t.fields[i]!;
+    if (first.at) {
+      this.current = i;
+      this.position(first, at(_`${N.p}`, lit(first.id)));
+    }
+    const fast = this.block(() => {
+      if (!this.buf) this.emit(_`${N.w} = ${N.C}.S.window(${N.p}, ${total}); ${N.V} = ${N.w}.view; ${N.U} = ${N.w}.bytes; ${N.b} = ${N.p} - ${N.w}.base;\n`);
+      let k = 0;
+      for (let x = i; x < j; x++) {
+        const f = this.t.fields[x]!;
+        this.current = x;
+        const pos = k === 0 ? _`${N.p}` : _`(${N.p} + ${k})`;
+        const base = this.buf ? _`${N.p}` : _`${N.b}`;
+        const addr = k === 0 ? base : _`(${base} + ${k})`;
+        const size = this.fieldBody(x, pos, addr);
+        k += size as number;
+      }
+      this.emit(_`${N.p} += ${total};\n`);
+    });
+    const slow = this.block(() => {
+      for (let x = i; x < j; x++) this.field(x, x === i && first.at !== null);
+    });
+    this.emit(_`if (${N.p} + ${total} <= ${N.re}) {\n${fast}} else {\n${slow}}\n`);
+  }
+
+  private position(f: FieldDef, site: Site): void {
+    const v = this.eval(f.at!, site);
+    const sz = this.tmp();
+    this.emit(_`${sz} = ${N.re} - ${N.rs};\n`);
+    const intCheck = v.t.k === 'num' && !v.t.nul ? _`${v.code} < 0 || ${v.code} > ${sz}` : _`!${rt('isInt')}(${v.code}) || ${v.code} < 0 || ${v.code} > ${sz}`;
+    this.emit(_`if (${intCheck}) throw ${rt('position')}(${N.C}, ${f.at!.source}, ${v.code}, ${sz}, ${site.path}, ${site.off});\n`);
+    this.emit(_`${N.p} = ${N.rs} + ${v.t.k === 'num' ? v.code : _`Number(${v.code})`};\n`);
+  }
+
+  /**
+   * A field inside a run: reads at static offsets, no bounds checks (the run's check covers them).
+   * Returns its static size.
+   */
+  private fieldBody(k: number, pos: Code, addr: Code): number {
+    const f = this.t.fields[k]!;
+    const site = at(pos, lit(f.id));
+    const lay = this.u.v.layout;
+    if (f.kind === 'value') {
+      const v = this.valueField(k, site);
+      this.assign(k, v);
+      if (lay) this.emit(_`${N.lf}.push(${this.leaf(pos, 0)});\n`);
+      return 0;
+    }
+    if (f.kind === 'int' && f.repeat) {
+      this.literalStep(site);
+      const count = Number((f.repeat as { count: CompiledExpr }).count.ast.k === 'int' ? ((f.repeat as { count: CompiledExpr }).count.ast as { value: bigint }).value : 0n);
+      this.emit(_`if (${count} > ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${pos});\n`);
+      const vals: Code[] = [];
+      const els: Code[] = [];
+      for (let e = 0; e < count; e++) {
+        const epos = _`(${pos} + ${e * f.bytes})`;
+        const eaddr = _`(${addr} + ${e * f.bytes})`;
+        const esite = at(epos, lit(`${f.id}[${e}]`));
+        vals.push(this.intElem(f, esite, eaddr, lit(`[${e}]`)));
+        els.push(this.leaf(epos, f.bytes));
+      }
+      this.assign(k, _`[${join(vals, _`, `)}]`);
+      if (lay) this.emit(_`${N.lf}.push({ offset: ${pos}, size: ${count * f.bytes}, struct: null, elements: [${join(els, _`, `)}] });\n`);
+      return count * f.bytes;
+    }
+    let size: number;
+    let v: Code;
+    if (f.kind === 'int') {
+      v = this.intElem(f, site, addr, lit(f.id));
+      size = f.bytes;
+    } else if (f.kind === 'bytes') {
+      if (f.size) this.literalStep(site);
+      size = f.size ? Number((f.size.ast as { value: bigint }).value) : f.constant!.value.length;
+      v = this.bytesElem(f, site, addr, lit(size), size, lit(f.id));
+    } else if (f.kind === 'str') {
+      this.literalStep(site);
+      size = Number((f.size!.ast as { value: bigint }).value);
+      v = this.strSized(f, site, addr, lit(size), lit(f.id));
+    } else throw new Error('not a run field');
+    this.assign(k, v);
+    if (lay) this.emit(_`${N.lf}.push(${this.leaf(pos, size)});\n`);
+    return size;
+  }
+
+  /** A field on its own: when, at, then its body with bounds checks; moves the cursor `p`. */
+  private field(k: number, atDone = false): void {
+    const f = this.t.fields[k]!;
+    this.current = k;
+    const lay = this.u.v.layout;
+    const site = at(_`${N.p}`, lit(f.id));
+    const body = this.block(() => {
+      if (f.at && !atDone) this.position(f, site);
+      if (f.repeat) this.array(k);
+      else {
+        const r = this.single(k, site, _`${N.ix}`, lit(f.id));
+        this.assign(k, r.v);
+        if (lay) this.emit(_`${N.lf}.push(${r.layout});\n`);
+        if (f.kind !== 'value') this.emit(_`${N.p} = ${r.end};\n`);
+      }
+    });
+    if (f.when) {
+      const c = this.eval(f.when, site);
+      this.emit(_`if (${this.truthy(c)}) {\n${body}}${lay ? _` else ${N.lf}.push(null);` : nil}\n`);
+    } else this.emit(body);
+  }
+
+  private valueField(k: number, site: Site): Code {
+    const f = this.t.fields[k] as Extract<FieldDef, { kind: 'value' }>;
+    const v = this.eval(f.value, site);
+    const t = storedType(v.t);
+    this.valueTypes.set(k, t);
+    if (v.t.k === 'num' || v.t.k === 'bool' || v.t.k === 'str' || v.t.k === 'null' || v.t.k === 'bytes' || v.t.k === 'struct' || v.t.k === 'array' || v.t.k === 'fields') return v.code;
+    return _`(typeof ${v.code} === "bigint" ? ${rt('norm')}(${v.code}) : ${v.code})`;
+  }
+
+  /** One element (or the whole field when not repeated) at the cursor `p`. */
+  private single(k: number, site: Site, index: Code, id: Code): { v: Code; end: Code; layout: Code } {
+    const f = this.t.fields[k]!;
+    const p = _`${N.p}`;
+    switch (f.kind) {
+      case 'value': {
+        const v = this.valueField(k, site);
+        return { v, end: p, layout: this.leaf(p, 0) };
+      }
+      case 'int': {
+        this.need(p, lit(f.bytes), site);
+        const addr = this.window(p, lit(f.bytes));
+        const v = this.intElem(f, site, addr, id);
+        return { v, end: _`${N.p} + ${f.bytes}`, layout: this.leaf(p, f.bytes) };
+      }
+      case 'bytes': {
+        const n = f.size ? this.size(f.size, site) : lit(f.constant!.value.length);
+        this.need(p, n, site);
+        const addr = this.window(p, n);
+        const v = this.bytesElem(f, site, addr, n, null, id);
+        return { v, end: _`${N.p} + ${n}`, layout: this.leaf(p, n) };
+      }
+      case 'str': {
+        if (f.size) {
+          const n = this.size(f.size, site);
+          this.need(p, n, site);
+          const addr = this.window(p, n);
+          const v = this.strSized(f, site, addr, n, id);
+          return { v, end: _`${N.p} + ${n}`, layout: this.leaf(p, n) };
+        }
+        return this.strUnbounded(f, site, id);
+      }
+      case 'struct':
+        return this.sub(f.type, f.size, site, index);
+      case 'switch':
+        return this.switchField(f, site, index);
+    }
+  }
+
+  private array(k: number): void {
+    const f = this.t.fields[k]!;
+    const lay = this.u.v.layout;
+    const site = at(_`${N.p}`, lit(f.id));
+    const fp = this.tmp('q');
+    const arr = this.tmp('a');
+    const els = this.tmp('l');
+    const i = this.tmp('i');
+    this.emit(_`${fp} = ${N.p}; ${arr} = [];${lay ? _` ${els} = [];` : nil}\n`);
+    // Expressions inside elements see the field's scope: `_pos` is where the field starts.
+    const inner = (): { path: Code; body: Code } => {
+      const path = _`(${f.id + '['} + ${i} + "]")`;
+      // errors at the element, `_pos` at the field's start
+      const esite: Site = { off: _`${N.p}`, cur: _`${fp}`, path };
+      const body = this.block(() => {
+        const r = this.single(k, esite, _`${i}`, _`("[" + ${i} + "]")`);
+        this.emit(_`${arr}.push(${r.v});\n`);
+        if (lay) this.emit(_`${els}.push(${r.layout});\n`);
+        const end = this.tmp('n');
+        this.emit(_`${end} = ${r.end};\n`);
+        if (f.repeat!.k === 'to-end') this.emit(_`if (${end} <= ${N.p}) throw ${rt('noProgress')}(${N.C}, ${path}, ${N.p});\n`);
+        this.emit(_`${N.p} = ${end};\n`);
+      });
+      return { path, body };
+    };
+    if (f.repeat!.k === 'count') {
+      const c = this.eval(f.repeat!.count, site);
+      this.emit(_`if (!${rt('isInt')}(${c.code}) || ${c.code} < 0) throw ${rt('badCount')}(${N.C}, ${c.code}, ${site.path}, ${N.p});\n`);
+      this.emit(_`if (${c.code} > ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${N.p});\n`);
+      const n = this.tmp('c');
+      this.emit(_`${n} = Number(${c.code});\n`);
+      const { body } = inner();
+      this.emit(_`for (${i} = 0; ${i} < ${n}; ${i}++) {\n${body}}\n`);
+    } else {
+      const { body } = inner();
+      this.emit(_`${i} = 0;\nwhile (${N.p} < ${N.re}) {\nif (${i} >= ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${N.p});\n${body}${i}++;\n}\n`);
+    }
+    this.assign(k, _`${arr}`);
+    if (lay) this.emit(_`${N.lf}.push({ offset: ${fp}, size: ${N.p} - ${fp}, struct: null, elements: ${els} });\n`);
+  }
+
+  private need(pos: Code, n: Code, site: Site): void {
+    this.emit(_`if (${pos} + ${n} > ${N.re}) throw ${rt('need')}(${N.C}, ${pos}, ${n}, ${N.rs}, ${N.re}, ${site.path});\n`);
+  }
+
+  /** Makes [pos, pos+n) readable through V/U and returns the address of pos in them. */
+  private window(pos: Code, n: Code): Code {
+    if (this.buf) return pos;
+    this.emit(_`${N.w} = ${N.C}.S.window(${pos}, ${n}); ${N.V} = ${N.w}.view; ${N.U} = ${N.w}.bytes; ${N.b} = ${pos} - ${N.w}.base;\n`);
+    return _`${N.b}`;
+  }
+
+  private size(e: CompiledExpr, site: Site): Code {
+    const v = this.eval(e, site);
+    const n = this.tmp('z');
+    this.emit(_`${n} = ${rt('size')}(${N.C}, ${e.source}, ${v.code}, ${site.path}, ${site.off});\n`);
+    return _`${n}`;
+  }
+
+  private intElem(f: IntField, site: Site, addr: Code, id: Code): Code {
+    const le = (f.endian ?? this.t.endian) === 'le';
+    const v = this.tmp('v');
+    let read: Code;
+    switch (f.bytes) {
+      case 1: read = f.signed ? _`${N.V}.getInt8(${addr})` : _`${N.U}[${addr}]`; break;
+      case 2: read = f.signed ? _`${N.V}.getInt16(${addr}, ${le})` : _`${N.V}.getUint16(${addr}, ${le})`; break;
+      case 4: read = f.signed ? _`${N.V}.getInt32(${addr}, ${le})` : _`${N.V}.getUint32(${addr}, ${le})`; break;
+      case 8: read = f.signed ? _`${N.V}.getBigInt64(${addr}, ${le})` : _`${N.V}.getBigUint64(${addr}, ${le})`; break;
+    }
+    this.emit(_`${v} = ${read};\n`);
+    const c = f.constant;
+    if (c) {
+      const cv = f.bytes === 8 ? lit(c.value) : lit(Number(c.value));
+      const body = this.block(() => {
+        this.mismatch(c.severity, c.message, site, id,
+          _`${f.id + ' is '} + ${rt('hexInt')}(${v}) + ${`, expected ${hexInt(c.value)}`}`, lit(hexInt(c.value)), _`${rt('hexInt')}(${v})`,
+          { code: _`${v}`, t: intType(f.bytes, f.signed) }, f);
+      });
+      this.emit(_`if (${v} !== ${cv}) {\n${body}}${this.constPass(c.severity, id, site)}\n`);
+    }
+    if (!f.bits) return _`${v}`;
+    const entries: [string, Code][] = [['value', _`${v}`]];
+    for (const b of f.bits) {
+      let x: Code;
+      if (f.bytes < 8) {
+        const shift = b.shift;
+        const w = b.width;
+        if (w >= 32) x = f.signed ? _`Number(BigInt(${v}) & 4294967295n)` : _`${v}`;
+        else {
+          const mask = 2 ** w - 1;
+          x = shift === 0 ? _`(${v} & ${mask})` : f.signed ? _`((${v} >> ${shift}) & ${mask})` : _`((${v} >>> ${shift}) & ${mask})`;
+          if (f.signed && shift + w > f.bytes * 8) x = _`Number((BigInt(${v}) >> ${BigInt(shift)}) & ${(1n << BigInt(w)) - 1n})`;
+        }
+      } else if (b.shift + b.width <= 32 && b.width < 32) {
+        // the low word holds it: no BigInt arithmetic
+        const low = le ? addr : _`(${addr} + 4)`;
+        x = _`((${N.V}.getUint32(${low}, ${le}) >>> ${b.shift}) & ${2 ** b.width - 1})`;
+      } else {
+        x = _`Number((${v} >> ${BigInt(b.shift)}) & ${(1n << BigInt(b.width)) - 1n})`;
+      }
+      entries.push([b.id, b.width === 1 && !b.enumRef ? _`(${x} === 1)` : x]);
+    }
+    return objectLiteral(entries);
+  }
+
+  private bytesElem(f: BytesField, site: Site, addr: Code, n: Code, staticN: number | null, id: Code): Code {
+    const v = this.tmp('v');
+    this.emit(this.buf ? _`${v} = ${N.U}.slice(${site.off}, ${site.off} + ${n});\n` : _`${v} = ${N.C}.S.slice(${site.off}, ${n});\n`);
+    const c = f.constant;
+    if (c) {
+      const bytes = c.value;
+      let cond: Code;
+      if (bytes.length <= 16) {
+        const parts = [...bytes].map((x, i) => _`${N.U}[${i === 0 ? addr : _`${addr} + ${i}`}] !== ${x}`);
+        const lenTest = staticN === bytes.length ? null : _`${n} !== ${bytes.length}`;
+        const all = lenTest ? [lenTest, ...parts] : parts;
+        cond = all.length ? join(all, _` || `) : _`false`;
+      } else cond = _`!${rt('sameBytes')}(${v}, ${this.u.konst(bytes)})`;
+      const body = this.block(() => {
+        this.mismatch(c.severity, c.message, site, id, lit(`${f.id} does not match`), lit(quoteBytes(bytes)), _`${rt('quoteBytes')}(${v})`,
+          { code: _`${v}`, t: { k: 'bytes', nul: false } }, f);
+      });
+      this.emit(_`if (${cond}) {\n${body}}${this.constPass(c.severity, id, site)}\n`);
+    }
+    return _`${v}`;
+  }
+
+  private decode(f: StrField, addr: Code, len: Code, stopAtNul: boolean): Code {
+    if (f.encoding === 'utf8') {
+      if (!stopAtNul) return _`${rt('utf8')}.decode(${N.U}.subarray(${addr}, ${addr} + ${len}))`;
+      const z = this.tmp('z');
+      this.emit(_`${z} = ${rt('nul')}(${N.U}, ${addr}, ${addr} + ${len}); if (${z} < 0) ${z} = ${len};\n`);
+      return _`${rt('utf8')}.decode(${N.U}.subarray(${addr}, ${addr} + ${z}))`;
+    }
+    return _`${rt('latin1z')}(${N.U}, ${addr}, ${addr} + ${len}, ${stopAtNul})`;
+  }
+
+  private strSized(f: StrField, site: Site, addr: Code, n: Code, id: Code): Code {
+    const v = this.tmp('v');
+    this.emit(_`${v} = ${this.decode(f, addr, n, f.zeroTerminated)};\n`);
+    this.strConst(f, site, v, id);
+    return _`${v}`;
+  }
+
+  private strConst(f: StrField, site: Site, v: Name, id: Code): void {
+    const c = f.constant;
+    if (!c) return;
+    const body = this.block(() => {
+      this.mismatch(c.severity, c.message, site, id, _`${f.id + ' is '} + ${rt('json')}(${v})`, lit(JSON.stringify(c.value)), _`${rt('json')}(${v})`,
+        { code: _`${v}`, t: { k: 'str', nul: false } }, f);
+    });
+    this.emit(_`if (${v} !== ${c.value}) {\n${body}}${this.constPass(c.severity, id, site)}\n`);
+  }
+
+  private strUnbounded(f: StrField, site: Site, id: Code): { v: Code; end: Code; layout: Code } {
+    const mx = this.tmp('m');
+    const at = this.tmp('z');
+    const v = this.tmp('v');
+    const p = _`${N.p}`;
+    this.emit(_`${mx} = ${N.re} - ${p}; if (${mx} > ${N.C}.ml) ${mx} = ${N.C}.ml;\n`);
+    const addr = this.window(p, _`(${mx} > 0 ? ${mx} : 0)`);
+    this.emit(_`${at} = ${rt('nul')}(${N.U}, ${addr}, ${addr} + ${mx});\n`);
+    this.emit(_`if (${at} < 0) { if (${mx} === ${N.C}.ml) throw ${rt('stringLimit')}(${N.C}, ${site.path}, ${p}); throw ${rt('unterminated')}(${N.C}, ${N.re}, ${site.path}, ${p}); }\n`);
+    this.emit(_`${v} = ${this.decode(f, addr, _`${at}`, false)};\n`);
+    this.strConst(f, site, v, id);
+    return { v: _`${v}`, end: _`${N.p} + ${at} + 1`, layout: this.leaf(p, _`${at} + 1`) };
+  }
+
+  private sub(ref: TypeRef, sizeExpr: CompiledExpr | null, site: Site, index: Code): { v: Code; end: Code; layout: Code } {
+    const type = ref.target!;
+    const u = this.u;
+    const p = _`${N.p}`;
+    const v = this.tmp('v');
+    const fn = u.fnOf.get(type)!;
+    const parent = u.early ? _`${N.o}` : _`null`;
+    const records = u.mayRecord(type);
+    let k0: Name | null = null;
+    if (records) {
+      k0 = this.tmp('k');
+      this.emit(_`${k0} = ${N.C}.checks.length;\n`);
+    }
+    let end: Code;
+    if (sizeExpr) {
+      const n = this.size(sizeExpr, site);
+      this.need(p, n, site);
+      const ri = u.usesRegion ? _`{ offset: ${p}, size: ${n} }` : _`null`;
+      this.emit(_`try { ${v} = ${fn}(${N.C}, ${p}, ${p}, ${p} + ${n}, ${ri}, ${parent}, ${N.R}, ${index}, ${N.d} + 1); } catch (${N.err}) { throw ${rt('prefix')}(${N.err}, ${site.path}); }\n`);
+      end = _`${N.p} + ${n}`;
+    } else {
+      this.emit(_`try { ${v} = ${fn}(${N.C}, ${p}, ${N.rs}, ${N.re}, ${N.ri}, ${parent}, ${N.R}, ${index}, ${N.d} + 1); } catch (${N.err}) { throw ${rt('prefix')}(${N.err}, ${site.path}); }\n`);
+      const e = this.tmp('n');
+      this.emit(_`${e} = ${N.C}.end;\n`);
+      end = _`${e}`;
+    }
+    if (k0) this.emit(_`if (${N.C}.checks.length > ${k0}) ${rt('prefixChecks')}(${N.C}, ${k0}, ${site.path});\n`);
+    let layout: Code = nil;
+    if (u.v.layout) {
+      const l = this.tmp('y');
+      this.emit(_`${l} = { offset: ${p}, size: ${end} - ${p}, struct: ${N.C}.lay, elements: null };\n`);
+      layout = _`${l}`;
+    }
+    return { v: _`${v}`, end, layout };
+  }
+
+  private switchField(f: SwitchField, site: Site, index: Code): { v: Code; end: Code; layout: Code } {
+    const on = this.eval(f.on, site);
+    const ch = this.tmp('h');
+    this.emit(_`${ch} = -1;\n`);
+    // Cases are tried in order; each match expression is evaluated only if the earlier ones failed.
+    const tryCase = (c: number): Code =>
+      this.block(() => {
+        if (c >= f.cases.length) return;
+        const m = this.eval(f.cases[c]!.match, site);
+        const direct = (on.t.k === 'num' || on.t.k === 'big' || on.t.k === 'int' || on.t.k === 'null') && (m.t.k === 'num' || m.t.k === 'big' || m.t.k === 'int');
+        const eq = direct ? _`${on.code} == ${m.code}` : _`${rt('caseEquals')}(${N.C}, ${on.code}, ${m.code}, ${f.on.source}, ${f.cases[c]!.match.source}, ${site.path}, ${site.off})`;
+        const rest = tryCase(c + 1);
+        this.emit(_`if (${eq}) ${ch} = ${c};${rest.isEmpty ? nil : _` else {\n${rest}}`}\n`);
+      });
+    this.emit(tryCase(0));
+    const chosen: (TypeRef | null)[] = [...f.cases.map((c) => c.type), f.otherwise];
+    const v = this.tmp('v');
+    const e = this.tmp('n');
+    const l = this.tmp('y');
+    const branches: Code[] = [];
+    chosen.forEach((ref, c) => {
+      if (!ref) return;
+      const b = this.block(() => {
+        const r = this.sub(ref, f.size, site, index);
+        this.emit(_`${v} = ${r.v}; ${e} = ${r.end};${this.u.v.layout ? _` ${l} = ${r.layout};` : nil}\n`);
+      });
+      branches.push(_`${c === f.cases.length ? _`default` : _`case ${c}`}: {\n${b}break;\n}\n`);
+    });
+    if (!f.otherwise) {
+      const expected = f.cases.map((c) => c.match.source).join(' or ');
+      branches.push(_`default: throw ${rt('noCase')}(${N.C}, ${f.on.source}, ${on.code}, ${expected}, ${site.path}, ${site.off});\n`);
+    }
+    this.emit(_`switch (${ch}) {\n${join(branches)}}\n`);
+    return { v: _`${v}`, end: _`${e}`, layout: _`${l}` };
+  }
+
+  private check(c: CheckDef): void {
+    // errors at the struct start, `_pos` at the cursor at the end of the struct
+    const site: Site = { off: _`${N.p0}`, cur: _`${N.p}`, path: _`""` };
+    const v = this.eval(c.assert, site);
+    const ok = this.truthy(v);
+    const fail = this.block(() => {
+      const msg = this.render(c.message, site);
+      if (c.severity === 'error') this.emit(_`throw ${rt('assertion')}(${N.C}, ${msg}, ${c.id}, ${N.p0});\n`);
+      else this.emit(_`${N.C}.checks.push({ id: ${c.id}, path: "", severity: ${c.severity}, ok: false, message: ${msg} });\n`);
+    });
+    this.emit(_`if (${ok}) ${N.C}.checks.push({ id: ${c.id}, path: "", severity: ${c.severity}, ok: true, message: "" });\nelse {\n${fail}}\n`);
+  }
+}
+
+// -----------------------------------------------------------------------------------------------
+// compile, cache, run
+
+/** Per schema: the four variants, indexed by layout * 2 + buffer. */
+const cache = new WeakMap<SchemaDef, (CompiledSchema | undefined)[]>();
+
+/** The generated source of a schema's parser (for inspection and tests). */
+export function generateSource(schema: SchemaDef, variant: Variant): { source: string; consts: readonly unknown[]; usesRegion: boolean } {
+  const unit = new Unit(schema, variant);
+  return { source: unit.generate(), consts: unit.consts, usesRegion: unit.usesRegion };
+}
+
+/** Compiles (once per schema and variant) the schema's parser. */
+export function compileSchema(schema: SchemaDef, variant: Variant): CompiledSchema {
+  let perSchema = cache.get(schema);
+  if (!perSchema) cache.set(schema, (perSchema = [undefined, undefined, undefined, undefined]));
+  const slot = (variant.layout ? 2 : 0) + (variant.buffer ? 1 : 0);
+  return perSchema[slot] ?? (perSchema[slot] = build(schema, variant));
+}
+
+function build(schema: SchemaDef, variant: Variant): CompiledSchema {
+  const g = generateSource(schema, variant);
+  const consts = Object.freeze([...g.consts]);
+  const make = new Function('H', 'K', g.source) as (h: typeof runtime, k: readonly unknown[]) => RootFn;
+  return { source: g.source, consts, usesRegion: g.usesRegion, root: make(runtime, consts) };
+}
+
+/** Parses with the compiled parser: the same contract and results as `interpret`. */
+export function parseCompiled(schema: SchemaDef, source: ByteSource, options: ParseOptions = {}): ParseResult {
+  const layout = options.layout ?? false;
+  const buffer = source instanceof BufferSource;
+  const c = compileSchema(schema, { layout, buffer });
+  const limits: Limits = options.limits ?? DEFAULT_LIMITS;
+  const start = options.offset ?? 0;
+  const size = source.size;
+  if (start < 0 || start > size) {
+    throw new ParseError('out-of-bounds', `start offset ${hexInt(start)} is outside the input (${size} bytes)`, { schema: schema.id, offset: start });
+  }
+  const w = buffer ? (source as ByteSource).window(0, 0) : null;
+  const C: Ctx = {
+    s: 0,
+    ms: limits.maxExprSteps,
+    md: limits.maxDepth,
+    ma: limits.maxArrayCount,
+    ml: limits.maxStringLength,
+    lim: limits,
+    schema: schema.id,
+    checks: [],
+    size,
+    file: null,
+    S: source,
+    V: w ? w.view : null,
+    U: w ? w.bytes : null,
+    end: 0,
+    lay: null,
+  };
+  const ri = c.usesRegion ? { offset: 0, size } : null;
+  const value = c.root(C, start, 0, size, ri, null, null, null, 1);
+  return { schema, value, layout: layout ? (C.lay as ParseResult['layout']) : null, checks: C.checks };
+}
+
+/** The compiled engine, for Kimg and the pipeline (see src/schema/registry.ts). */
+export const compiledEngine: Engine = (schema, source, options) => parseCompiled(schema, source, options);
