@@ -1364,3 +1364,27 @@ test('examples/gzip-member: the pipeline lists the deflate region', async () => 
   assert.equal(a.error, null);
   assert.deepEqual(a.layers[0]!.regions.map((r) => [r.id, r.offset, r.size]), [['deflate', 12, data.length - 12 - 8]]);
 });
+
+test('if: and assert: of the wrong kind (a string, bytes) are ParseErrors in both engines, not crashes', () => {
+  const s = load(`
+      - { id: tag, type: str, size: 2 }
+      - { id: x, type: u8, if: tag }
+  `);
+  const e = catchRun(s, bytes('ab', 1));
+  assert.ok(e instanceof ParseError, String(e));
+  assert.equal(e.code, 'expression');
+  assert.match(e.message, /in 'tag': expected a condition, got string "ab"/);
+  const c = loadFrom(schemaDir({ t: 'kimg: 1\nid: t\ntitle: test\nroot: r\ntypes:\n  r:\n    fields:\n      - { id: tag, type: bytes, size: 2 }\n    checks:\n      - { id: c, assert: tag, message: m }\n' }), 't');
+  const e2 = catchRun(c, bytes('ab'));
+  assert.ok(e2 instanceof ParseError, String(e2));
+  assert.equal(e2.code, 'expression');
+});
+
+function catchRun(schema: SchemaDef, data: Uint8Array): unknown {
+  try {
+    run(schema, data);
+  } catch (e) {
+    return e;
+  }
+  return null;
+}

@@ -306,6 +306,16 @@ class TypeGen {
     return new ExprGen(this.env(at(_`0`, _`""`)), false).truthy(b);
   }
 
+  /** A condition (`if:`, `assert:`); a value of the wrong kind is the same ParseError as in the interpreter. */
+  private cond(ce: CompiledExpr, site: Site): Code {
+    const v = this.eval(ce, site);
+    const t = v.t;
+    if (t.k === 'bool' || (t.k === 'num' && !t.nul) || (t.k === 'big' && !t.nul)) return this.truthy(v);
+    const b = this.tmp('b');
+    this.emit(_`try { ${b} = ${rt('truthy')}(${v.code}); } catch (${N.err}) { throw ${rt('exprError')}(${N.C}, ${N.err}, ${ce.source}, ${site.path}, ${site.off}); }\n`);
+    return _`${b}`;
+  }
+
   private render(m: Template, site: Site): Code {
     const s = this.tmp('s');
     this.emit(_`${s} = "";\n`);
@@ -460,8 +470,8 @@ class TypeGen {
       }
     });
     if (f.when) {
-      const c = this.eval(f.when, site);
-      this.emit(_`if (${this.truthy(c)}) {\n${body}}${lay ? _` else ${N.lf}.push(null);` : nil}\n`);
+      const c = this.cond(f.when, site);
+      this.emit(_`if (${c}) {\n${body}}${lay ? _` else ${N.lf}.push(null);` : nil}\n`);
     } else this.emit(body);
   }
 
@@ -756,8 +766,7 @@ class TypeGen {
   private check(c: CheckDef): void {
     // errors at the struct start, `_pos` at the cursor at the end of the struct
     const site: Site = { off: _`${N.p0}`, cur: _`${N.p}`, path: _`""` };
-    const v = this.eval(c.assert, site);
-    const ok = this.truthy(v);
+    const ok = this.cond(c.assert, site);
     const fail = this.block(() => {
       const msg = this.render(c.message, site);
       if (c.severity === 'error') this.emit(_`throw ${rt('assertion')}(${N.C}, ${msg}, ${c.id}, ${N.p0});\n`);

@@ -116,7 +116,7 @@ class Run {
     for (const f of type.fields) {
       this.path.push(f.id);
       scope.pos = cursor - region.start;
-      if (f.when && !truthy(this.eval(f.when, scope, cursor))) {
+      if (f.when && !this.cond(f.when, scope, cursor)) {
         layout?.fields.push(null);
         this.path.pop();
         continue;
@@ -297,7 +297,7 @@ class Run {
   }
 
   private check(c: CheckDef, scope: Scope, pos: number): void {
-    const ok = truthy(this.eval(c.assert, scope, pos));
+    const ok = this.cond(c.assert, scope, pos);
     const path = this.pathText();
     if (ok) {
       this.checks.push({ id: c.id, path, severity: c.severity, ok, message: '' });
@@ -374,6 +374,17 @@ class Run {
       if (err instanceof ExprTypeError) throw this.fail('expression', `in '${e.source}': ${err.message}`, pos);
       if (err instanceof KimgError) throw err;
       if (err instanceof RangeError) throw this.fail('expression', `in '${e.source}': ${err.message}`, pos);
+      throw err;
+    }
+  }
+
+  /** A condition (`if:`, `assert:`): its value must be a boolean or an integer. */
+  private cond(e: CompiledExpr, scope: Scope, pos: number): boolean {
+    const v = this.eval(e, scope, pos);
+    try {
+      return truthy(v);
+    } catch (err) {
+      if (err instanceof ExprTypeError) throw this.fail('expression', `in '${e.source}': ${err.message}`, pos);
       throw err;
     }
   }
