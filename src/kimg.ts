@@ -59,9 +59,17 @@ export class Kimg {
   /** Parse bytes (or a file source) with one schema. */
   parse(schema: SchemaDef | string, input: Uint8Array | ByteSource, options: { offset?: number; layout?: boolean } = {}): ParseResult {
     const def = typeof schema === 'string' ? this.loadSchema(schema) : schema;
-    const source = input instanceof Uint8Array ? new BufferSource(input) : input;
-    if (options.offset) return interpret(def, source, { limits: this.limits, layout: options.layout ?? false, offset: options.offset });
-    return this.engine(def, source, { limits: this.limits, layout: options.layout ?? false });
+    const opts = { limits: this.limits, layout: options.layout ?? false, ...(options.offset ? { offset: options.offset } : {}) };
+    return this.engine(def, this.sourceOf(input), opts);
+  }
+
+  /** One BufferSource per buffer: parsing the same bytes again costs no new views. */
+  private readonly sources = new WeakMap<Uint8Array, BufferSource>();
+  private sourceOf(input: Uint8Array | ByteSource): ByteSource {
+    if (!(input instanceof Uint8Array)) return input;
+    let s = this.sources.get(input);
+    if (!s) this.sources.set(input, (s = new BufferSource(input)));
+    return s;
   }
 
   /** Which schemas describe these bytes (or this file), most refined first. */
@@ -74,8 +82,7 @@ export class Kimg {
         src.close();
       }
     }
-    const source = input instanceof Uint8Array ? new BufferSource(input) : input;
-    return this.schemas.detect(source, this.limits, this.engine);
+    return this.schemas.detect(this.sourceOf(input), this.limits, this.engine);
   }
 
   /** Follow every layer of a file: detect, decode, re-identify, check. */

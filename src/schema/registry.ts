@@ -32,7 +32,7 @@ export interface DetectOutcome {
 }
 
 /** A parser for a schema; the interpreter by default, the compiled engine when selected. */
-export type Engine = (schema: SchemaDef, source: ByteSource, options: { limits: Limits; layout: boolean }) => ParseResult;
+export type Engine = (schema: SchemaDef, source: ByteSource, options: { limits: Limits; layout: boolean; offset?: number }) => ParseResult;
 
 export const interpreterEngine: Engine = (schema, source, options) => interpret(schema, source, options);
 
