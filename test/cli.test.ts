@@ -166,3 +166,15 @@ test('extract -o - streams to stdout and stops cleanly when the reader goes away
   const piped = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" extract "${ZBOOT}" -o - | head -c 10 >/dev/null; echo "\${PIPESTATUS:-}"`], { encoding: 'utf8' });
   assert.equal(piped.stderr, '');
 });
+
+test('common options may come before the command', () => {
+  const r = kimg(['--json', 'schemas']);
+  assert.equal(r.status, 0, text(r).err);
+  assert.ok(Array.isArray(JSON.parse(text(r).out)));
+  const dir = join(work, 'opts-before');
+  const s = kimg(['-S', dir, 'codecs']);
+  assert.equal(s.status, 0, text(s).err);
+  const bad = kimg(['--force', 'info', ZBOOT]);
+  assert.equal(bad.status, 2);
+  assert.match(text(bad).err, /unknown option '--force' before the command/);
+});

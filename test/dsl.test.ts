@@ -628,7 +628,7 @@ test('out-of-bounds errors carry schema id, a.b[2].c path, offset, expected and 
   const dir = schemaDir({
     t: `
       kimg: 1
-      id: deep
+      id: t
       title: deep
       root: r
       types:
@@ -644,14 +644,14 @@ test('out-of-bounds errors carry schema id, a.b[2].c path, offset, expected and 
       `,
   });
   const e = thrown(() => run(loadFrom(dir, 't'), new Uint8Array(10)), ParseError);
-  assert.equal(e.where.schema, 'deep');
+  assert.equal(e.where.schema, 't');
   assert.equal(e.where.path, 'a.b[2].c');
   assert.equal(e.where.offset, 8);
   assert.equal(e.expected, '4 bytes');
   assert.equal(e.found, '2');
   assert.deepEqual(e.toJSON(), {
     error: 'out-of-bounds', kind: 'parse', message: '4 bytes at 0x8 run past the end of the input (0xa)',
-    schema: 'deep', path: 'a.b[2].c', offset: 8, expected: '4 bytes', found: '2',
+    schema: 't', path: 'a.b[2].c', offset: 8, expected: '4 bytes', found: '2',
   });
 });
 

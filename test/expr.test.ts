@@ -108,12 +108,16 @@ test('precedence: the full ladder', () => {
   assert.equal(ev('(1 + 2) * 3'), 9);
 });
 
-test('precedence: `not` is a unary operator and binds tightest (write not (a == b))', () => {
-  assert.equal(p('not a == b'), '(== (not a) b)');
+test('precedence: `not` binds like Python (looser than comparisons), `!` like C (tightest)', () => {
+  assert.equal(p('not a == b'), '(not (== a b))');
   assert.equal(p('not (a == b)'), '(not (== a b))');
+  assert.equal(p('!a == b'), '(== (not a) b)');
+  assert.equal(p('not a and b'), '(and (not a) b)');
+  assert.equal(p('a and not b or c'), '(or (and a (not b)) c)');
+  assert.equal(ev('not 1 == 0'), true);
   assert.equal(ev('not (1 == 0)'), true);
-  // (not 1) == 0 compares a boolean with an integer: an error, not a silent false.
-  assert.throws(() => ev('not 1 == 0'), (e: unknown) => e instanceof ExprTypeError && /cannot compare boolean/.test(e.message));
+  // (!1) == 0 compares a boolean with an integer: an error, not a silent false.
+  assert.throws(() => ev('!1 == 0'), (e: unknown) => e instanceof ExprTypeError && /cannot compare boolean/.test(e.message));
 });
 
 test('comparisons do not chain', () => {

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { SchemaError } from '../src/core/errors.js';
 import { SchemaLoader } from '../src/schema/loader.js';
 import { Kimg } from '../src/kimg.js';
+import { interpret } from '../src/interp/interpreter.js';
+import { BufferSource } from '../src/core/bytes.js';
 
 function dir(files: Record<string, string>): string {
   const d = mkdtempSync(join(tmpdir(), 'kimg-err-'));
@@ -316,4 +318,35 @@ test('the same mistakes are reported identically through Kimg.loadSchema', () =>
   const d = dir({ t: withFields('      - { id: a, type: u8, endain: be }\n') });
   assert.throws(() => new Kimg({ schemaPath: [d], builtins: false }).loadSchema('t'), (e: unknown) => e instanceof SchemaError && e.code === 'unknown-key' && e.pos?.line === 8);
   assert.throws(() => new Kimg({ schemaPath: [d], builtins: false }).loadSchema('nope'), (e: unknown) => e instanceof SchemaError && e.code === 'schema-not-found' && /searched: /.test(e.hint ?? ''));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Rules added after review
+
+test('a schema found by id must declare that id (schemas are found by file name)', () => {
+  expectError('kimg: 1\nid: other\ntitle: test\nroot: r\ntypes:\n  r:\n    fields:\n      - { id: a, type: u8 }\n', { code: 'id-mismatch', line: 1, col: 1, message: /declares id 'other'/, hint: /name the file other\.yaml or set id: t/ });
+});
+
+test('inner candidates must name existing schemas', () => {
+  expectError(withFields('      - { id: a, type: u8 }\n') + 'regions:\n  - id: p\n    main: true\n    offset: 0\n    size: a\n    inner:\n      - { schema: arm64-imge }\n', { code: 'unknown-schema', line: 15, col: 'arm64-imge', message: /no schema 'arm64-imge'/ });
+});
+
+test('region checks only on the main region (where the pipeline runs them)', () => {
+  expectError(withFields('      - { id: a, type: u8 }\n') + 'regions:\n  - id: p\n    offset: 0\n    size: a\n    checks:\n      - { id: c, assert: a > 0, message: m }\n', { code: 'key-not-allowed', line: 14, col: '- { id: c', message: /only on the 'main: true' region/ });
+});
+
+test('keywords cannot be field names (they could never be referenced)', () => {
+  for (const kw of ['and', 'or', 'not', '"true"', '"false"', '"null"']) {
+    const name = kw.replace(/"/g, '');
+    expectError(withFields(`      - { id: ${kw}, type: u8 }\n`), { code: 'reserved-name', line: 8, col: `${kw},`, message: new RegExp(`field name '${name}' is reserved`) });
+  }
+});
+
+test('flag set members are usable as constants: flags::NAME is the mask', () => {
+  const text = withFields('      - { id: f, type: u8, flags: bitsf }\n      - { id: w, value: "(f & bitsf::WRITE) != 0" }\n', 'flags:\n  bitsf:\n    0x01: READ\n    0x02: WRITE\n');
+  const d = dir({ t: text });
+  const schema = new SchemaLoader({ searchPath: [d], builtins: false }).load('t');
+  assert.equal(interpret(schema, new BufferSource(Uint8Array.of(3))).value['w'], true);
+  assert.equal(interpret(schema, new BufferSource(Uint8Array.of(1))).value['w'], false);
+  expectError(withFields('      - { id: f, type: u8, flags: bitsf }\n      - { id: w, value: "f & bitsf::EXEC" }\n', 'flags:\n  bitsf:\n    0x01: READ\n'), { code: 'bad-reference', line: 12, col: '"f & bitsf', message: /enum 'bitsf' has no member 'EXEC'/ });
 });

@@ -108,7 +108,19 @@ export interface Parsed {
 export type Invocation = { readonly kind: 'run'; readonly parsed: Parsed } | { readonly kind: 'help'; readonly text: string } | { readonly kind: 'version' };
 
 export function parseCommandLine(argv: readonly string[]): Invocation {
-  const [first, ...rest] = argv;
+  // Common options may come before the command (`kimg -S dir dump f`): move them after it.
+  const leading: string[] = [];
+  let k = 0;
+  while (k < argv.length && argv[k]!.startsWith('-') && !['--help', '-h', '--version', '-V'].includes(argv[k]!)) {
+    const name = argv[k]!.replace(/^--?/, '').split('=')[0]!;
+    const spec = Object.entries(COMMON).find(([n, o]) => n === name || o.short === name)?.[1];
+    if (!spec) throw new UsageError(`unknown option '${argv[k]}' before the command (options: ${Object.keys(COMMON).map((n) => `--${n}`).join(', ')})`);
+    leading.push(argv[k]!);
+    if (spec.type === 'string' && !argv[k]!.includes('=')) leading.push(argv[++k] ?? '');
+    k++;
+  }
+  const [first, ...afterCommand] = argv.slice(k);
+  const rest = [...leading, ...afterCommand];
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') return { kind: 'help', text: mainHelp() };
   if (first === '--version' || first === '-V') return { kind: 'version' };
   const command = COMMANDS.find((c) => c.name === first);

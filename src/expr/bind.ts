@@ -6,7 +6,7 @@
 import type { EnumDef, Expr } from '../types.js';
 
 export interface BindContext {
-  /** Resolve `enum` / `alias.enum`; null when unknown. */
+  /** Resolve `enum` / `alias.enum` (or a flag set, whose members are masks); null when unknown. */
   enumLookup(alias: string | null, name: string): EnumDef | null;
   /** Field ids visible as bare names; null disables the check (scope not known statically). */
   readonly names: ReadonlySet<string> | null;

@@ -1,6 +1,7 @@
 /**
  * Expression parser: tokens -> AST (see Expr in ../types.ts). Precedence, lowest first:
- *   ?:   or ||   and &&   == != < <= > >=   |   ^   &   << >>   + -   * / %   unary - ~ not !   postfix . [] ::
+ *   ?:   or ||   and &&   not   == != < <= > >=   |   ^   &   << >>   + -   * / %   unary - ~ !   postfix . [] ::
+ * `not` binds like Python's (`not a == b` is `not (a == b)`); `!` binds like C's (`!a == b` is `(!a) == b`).
  * Bitwise operators bind tighter than comparisons (unlike C), so `flags & 1 == 1` means `(flags & 1) == 1`.
  */
 import type { BinaryOp, BuiltinFn, Expr, SpecialName } from '../types.js';
@@ -36,6 +37,8 @@ const LEVELS: readonly (readonly string[])[] = [
   ['*', '/', '%'],
 ];
 const CANONICAL: Record<string, BinaryOp> = { '||': 'or', '&&': 'and' };
+/** The level of the comparisons, where `not` applies. */
+const NOT_LEVEL = 2;
 
 /** Maximum nesting, so a hostile schema cannot overflow the stack of the parser or the evaluator. */
 const MAX_NESTING = 64;
@@ -80,6 +83,14 @@ export function parseExpr(src: string): Expr {
 
   const binary = (level: number): Expr => {
     if (level === LEVELS.length) return unary();
+    // `not` sits between `and` and the comparisons, as in Python: `not a == b` is `not (a == b)`.
+    if (level === NOT_LEVEL && peek().kind === 'ident' && peek().text === 'not') {
+      i++;
+      if (++depth > MAX_NESTING) fail('expression nested too deeply');
+      const arg = binary(NOT_LEVEL);
+      depth--;
+      return { k: 'unary', op: 'not', arg };
+    }
     let left = binary(level + 1);
     const ops = LEVELS[level]!;
     const comparison = level === 2;
@@ -100,12 +111,12 @@ export function parseExpr(src: string): Expr {
 
   const unary = (): Expr => {
     const t = peek();
-    if ((t.kind === 'op' && (t.text === '-' || t.text === '~' || t.text === '!')) || (t.kind === 'ident' && t.text === 'not')) {
+    if (t.kind === 'op' && (t.text === '-' || t.text === '~' || t.text === '!')) {
       i++;
       if (++depth > MAX_NESTING) fail('expression nested too deeply');
       const arg = unary();
       depth--;
-      return { k: 'unary', op: t.text === '!' ? 'not' : (t.text as '-' | '~' | 'not'), arg };
+      return { k: 'unary', op: t.text === '!' ? 'not' : (t.text as '-' | '~'), arg };
     }
     return postfix(primary());
   };

@@ -3,7 +3,7 @@
  * Resolves imports inside the search path, type and enum references, and binds every expression.
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SchemaError } from '../core/errors.js';
 import { bindExpr, BindError } from '../expr/bind.js';
@@ -29,7 +29,9 @@ const ID = /^[a-z][a-z0-9_]*$/;
 /** Schema ids may contain dashes (file names). */
 const SCHEMA_ID = /^[a-z][a-z0-9_-]*$/;
 /** Names a plain object already has; refused so that no field can shadow or reach them. */
-const FORBIDDEN_IDS = new Set(Object.getOwnPropertyNames(Object.prototype).concat(['prototype', 'value']));
+const FORBIDDEN_IDS = new Set(
+  Object.getOwnPropertyNames(Object.prototype).concat(['prototype', 'value', 'and', 'or', 'not', 'true', 'false', 'null']),
+);
 
 const INT_TYPE = /^([us])(8|16|32|64)(le|be)?$/;
 
@@ -80,6 +82,16 @@ export class SchemaLoader {
     return this.loadFile(file);
   }
 
+  /** Whether a schema id can be found (without loading it). */
+  exists(id: string): boolean {
+    try {
+      this.locate(id, null);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private locate(ref: string, from: string | null): string {
     const looksLikePath = ref.includes('/') || ref.includes(sep) || SCHEMA_EXT.some((e) => ref.endsWith(e));
     if (looksLikePath) {
@@ -127,6 +139,11 @@ export class SchemaLoader {
     this.loading.push(file);
     try {
       const def = new SchemaBuilder(this, file, rootNode(this.tree(file, text), file)).build();
+      const base = basename(file).replace(/\.ya?ml$/, '');
+      if (this.searchPath.includes(dirname(file)) && base !== def.id) {
+        throw new SchemaError('id-mismatch', `schema file ${basename(file)} in the search path declares id '${def.id}'`, { file, line: 1, col: 1 },
+          `name the file ${def.id}.yaml or set id: ${base} (schemas are found by file name)`);
+      }
       this.byFile.set(file, def);
       return def;
     } finally {
@@ -427,8 +444,14 @@ class SchemaBuilder {
     for (const [key, , plugin] of r.get('codecs')?.entries() ?? []) codecs.set(key, plugin.str());
     const inner: InnerCandidate[] = (r.get('inner')?.items() ?? []).map((cn) => {
       const c = cn.fields(['schema', 'when']);
-      return { schema: req(c, 'schema', cn).str(), when: c.has('when') ? this.expr(c.get('when')!, rootNames) : null };
+      const idNode = req(c, 'schema', cn);
+      const id = idNode.str();
+      if (!this.loader.exists(id)) idNode.fail('unknown-schema', `no schema '${id}' in the search path`, 'inner candidates name schemas by id');
+      return { schema: id, when: c.has('when') ? this.expr(c.get('when')!, rootNames) : null };
     });
+    if (r.has('checks') && (r.get('main')?.bool() !== true || r.has('each'))) {
+      r.get('checks')!.fail('key-not-allowed', "region checks run when the pipeline follows the region: only on the 'main: true' region");
+    }
     if (r.has('codecs') && !r.has('codec')) node.fail('missing-key', "a region with 'codecs' needs 'codec' (the expression naming the codec)");
     return {
       id: idNode.str(),
@@ -495,9 +518,20 @@ class SchemaBuilder {
     return { source, ast, pos: node.pos };
   }
 
+  /** An enum, or a flag set seen as one (`section_characteristics::MEM_WRITE` is its mask). */
   private lookupEnum(alias: string | null, name: string): EnumDef | null {
-    if (alias === null) return this.enums.get(name) ?? null;
-    return this.imports.get(alias)?.enums.get(name) ?? null;
+    const schema = alias === null ? null : this.imports.get(alias);
+    if (alias !== null && !schema) return null;
+    const found = schema ? schema.enums.get(name) : this.enums.get(name);
+    if (found) return found;
+    const flags = schema ? schema.flagSets.get(name) : this.flagSets.get(name);
+    if (!flags) return null;
+    return {
+      name,
+      schemaId: flags.schemaId,
+      byValue: new Map(flags.flags.map((f) => [f.mask, f.name])),
+      byName: new Map(flags.flags.map((f) => [f.name, f.mask])),
+    };
   }
 
   private enumRef(node: YNode | undefined): EnumDef | null {
