@@ -154,7 +154,7 @@ function handPE(u8) {
 // ------------------------------------------------------------------------------------------------
 // kimg
 
-const kc = new Kimg({ jitless: false });
+const kc = new Kimg({ jitless: false, jitThreshold: 0 });
 const kj = new Kimg({ jitless: true });
 const schemas = {
   arm64: [kc.loadSchema('arm64-image'), kj.loadSchema('arm64-image')],

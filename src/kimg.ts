@@ -25,8 +25,16 @@ export interface KimgOptions {
   readonly limits?: Partial<Limits>;
   /** Use the interpreter only, never generated code (for runtimes that forbid `new Function`). */
   readonly jitless?: boolean;
+  /**
+   * Parses of a schema interpreted before it is compiled (default 4). Compiling costs more than a few
+   * interpreted parses, so a one-shot CLI run never compiles and a batch scan compiles what is hot.
+   * 0 compiles on first use. The two engines give identical results (test/differential.test.ts).
+   */
+  readonly jitThreshold?: number;
   readonly codecs?: CodecRegistry;
 }
+
+const DEFAULT_JIT_THRESHOLD = 4;
 
 export class Kimg {
   readonly schemas: SchemaRegistry;
@@ -44,7 +52,7 @@ export class Kimg {
     this.codecs = options.codecs ?? defaultCodecs();
     this.limits = withLimits(options.limits);
     this.jitless = options.jitless ?? jitlessFromEnv();
-    this.engine = this.jitless ? (schema, source, opts) => interpret(schema, source, opts) : compiledEngine;
+    this.engine = this.jitless ? interpreterOnly : tiered(options.jitThreshold ?? DEFAULT_JIT_THRESHOLD);
   }
 
   /** Load a schema by id (`pe`) or path (`./gzip.yaml`). */
@@ -100,6 +108,20 @@ export class Kimg {
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
   }
+}
+
+const interpreterOnly: Engine = (schema, source, opts) => interpret(schema, source, opts);
+
+/** Interpret a schema's first `threshold` parses, then use its compiled parser. */
+function tiered(threshold: number): Engine {
+  if (threshold <= 0) return compiledEngine;
+  const uses = new WeakMap<SchemaDef, number>();
+  return (schema, source, opts) => {
+    const n = uses.get(schema) ?? 0;
+    if (n >= threshold) return compiledEngine(schema, source, opts);
+    uses.set(schema, n + 1);
+    return interpret(schema, source, opts);
+  };
 }
 
 function jitlessFromEnv(): boolean {

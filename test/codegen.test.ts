@@ -181,25 +181,35 @@ test('jitless: Kimg({jitless: true}) and KIMG_JITLESS=1 never call new Function'
     if (saved === undefined) delete process.env['KIMG_JITLESS'];
     else process.env['KIMG_JITLESS'] = saved;
   }
-  // and by default the compiled engine is used (and does compile)
+  // and by default the compiled engine is used once a schema is hot (and does compile)
   const saved2 = process.env['KIMG_JITLESS'];
   delete process.env['KIMG_JITLESS'];
   try {
-    const compiled = countFunctionCalls(() => {
+    const cold = countFunctionCalls(() => {
       const k = new Kimg();
       equal(k.jitless, false);
+      k.parse('pe', bytes);
+    });
+    equal(cold, 0, 'a one-shot parse is interpreted (compiling would cost more)');
+    const hot = countFunctionCalls(() => {
+      const k = new Kimg();
+      for (let i = 0; i < 6; i++) k.parse('pe', bytes);
+    });
+    ok(hot > 0, 'a hot schema is compiled');
+    const eager = countFunctionCalls(() => {
+      const k = new Kimg({ jitThreshold: 0 });
       equal(k.engine, compiledEngine);
       k.parse('pe', bytes);
       k.detect(bytes);
     });
-    ok(compiled > 0, 'the default engine compiles');
+    ok(eager > 0, 'jitThreshold: 0 compiles on first use');
   } finally {
     if (saved2 !== undefined) process.env['KIMG_JITLESS'] = saved2;
   }
 });
 
 test('compiled parsers are cached per schema and variant', () => {
-  const k = new Kimg();
+  const k = new Kimg({ jitThreshold: 0 });
   const bytes = sample();
   k.parse('pe', bytes);
   const again = countFunctionCalls(() => {
@@ -215,7 +225,7 @@ test('result objects have fast properties (%HasFastProperties, --allow-natives-s
   const script = `
     import { Kimg } from ${JSON.stringify(kimgUrl)};
     import { readFileSync } from 'node:fs';
-    const k = new Kimg({ jitless: false });
+    const k = new Kimg({ jitless: false, jitThreshold: 0 });
     const out = {};
     const img = new Uint8Array(64); const dv = new DataView(img.buffer);
     dv.setBigUint64(24, 0xan, true); img.set([0x41, 0x52, 0x4d, 0x64], 0x38);
