@@ -106,6 +106,7 @@ export class Kimg {
       headSize: options.headSize ?? DEFAULT_HEAD_SIZE,
       ...(options.sinkFor ? { sinkFor: options.sinkFor } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.eagerGc ? { eagerGc: true } : {}),
     });
   }
 }

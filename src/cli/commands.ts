@@ -34,7 +34,7 @@ export async function run({ command, values: v, positionals: p }: Parsed): Promi
   switch (command.name) {
     case 'info': {
       const k = kimgFrom(v);
-      const a = await k.analyze(p['file']!, { hash: Boolean(v['sha256']), scan: true, decode: true });
+      const a = await k.analyze(p['file']!, { hash: Boolean(v['sha256']), scan: true, decode: true, eagerGc: true });
       if (json) printJson(infoJson(a));
       else for (const l of infoText(a, Boolean(v['verbose']))) out(l);
       if (a.error) throw a.error;
@@ -46,7 +46,7 @@ export async function run({ command, values: v, positionals: p }: Parsed): Promi
         printParse(k, v['schema'] as string, p['file']!, 0, json, Boolean(v['offsets']));
         return EXIT.ok;
       }
-      const a = await k.analyze(p['file']!, { scan: false, decode: true });
+      const a = await k.analyze(p['file']!, { scan: false, decode: true, eagerGc: true });
       if (json) printJson(dumpJson(a, Boolean(v['all']), Boolean(v['offsets'])));
       else for (const l of dumpText(a, Boolean(v['all']))) out(l);
       if (a.error) throw a.error;
@@ -109,7 +109,7 @@ async function extractCommand(v: Values, file: string): Promise<number> {
   new FileSource(file).close(); // an unreadable input is an I/O error before anything is created
   const sink: Output = toStdout ? stdoutOutput() : new AtomicFile(output, Boolean(v['force']), [realpathOrSelf(file)]);
   const progress = Progress.forStderr();
-  const r = await extract(k, file, target, sink, progress ? (d, t) => progress.update(d, t) : undefined);
+  const r = await extract(k, file, target, sink, { eagerGc: true, ...(progress ? { onProgress: (d: number, t: number) => progress.update(d, t) } : {}) });
   progress?.done();
   if (v['json']) printJsonTo(process.stderr, { written: r.bytes, what: r.what, output });
   else if (!toStdout || v['verbose']) process.stderr.write(`kimg: wrote ${r.what}, ${r.bytes} bytes (${humanSize(r.bytes)}) to ${toStdout ? 'stdout' : output}\n`);

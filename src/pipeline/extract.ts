@@ -26,9 +26,15 @@ export interface Output extends Sink {
   abort(): void;
 }
 
-export async function extract(k: Kimg, input: string, target: ExtractTarget, out: Output, onProgress?: (done: number, total: number) => void): Promise<ExtractResult> {
+export interface ExtractOptions {
+  readonly onProgress?: (done: number, total: number) => void;
+  /** See PipelineOptions.eagerGc. */
+  readonly eagerGc?: boolean;
+}
+
+export async function extract(k: Kimg, input: string, target: ExtractTarget, out: Output, options: ExtractOptions = {}): Promise<ExtractResult> {
   try {
-    const r = await extractInto(k, input, target, out, onProgress);
+    const r = await extractInto(k, input, target, out, options);
     out.commit();
     return r;
   } catch (e) {
@@ -37,7 +43,7 @@ export async function extract(k: Kimg, input: string, target: ExtractTarget, out
   }
 }
 
-async function extractInto(k: Kimg, input: string, target: ExtractTarget, out: Output, onProgress?: (done: number, total: number) => void): Promise<ExtractResult> {
+async function extractInto(k: Kimg, input: string, target: ExtractTarget, out: Output, options: ExtractOptions): Promise<ExtractResult> {
   let written = 0;
   let decodedInto: number | null = null;
   const counting: Sink = {
@@ -58,7 +64,8 @@ async function extractInto(k: Kimg, input: string, target: ExtractTarget, out: O
       }
       return null;
     },
-    ...(onProgress ? { onProgress } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.eagerGc ? { eagerGc: true } : {}),
   });
   if (analysis.error) throw analysis.error;
   const layers = analysis.layers;
