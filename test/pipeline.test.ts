@@ -248,3 +248,29 @@ test('banner scan finds a string split across chunk boundaries, at the right off
     assert.deepEqual(s.hits, [{ id: 'banner', offset: 1000, text: text.slice(0, -1) }], `split at ${split}`);
   }
 });
+
+test('a region that is its whole layer is refused, not followed forever', async () => {
+  // A UKI whose .linux section claims to start at 0 and span the whole file: the file again.
+  const { bytes } = buildPe({ machine: 0xaa64, sections: [{ name: '.linux', data: Buffer.alloc(0x400, 1) }] });
+  const v = new DataView(bytes.buffer);
+  const table = 0x40 + 24 + v.getUint16(0x40 + 20, true);
+  v.setUint32(table + 8, bytes.length, true); // VirtualSize
+  v.setUint32(table + 16, bytes.length, true); // SizeOfRawData
+  v.setUint32(table + 20, 0, true); // PointerToRawData
+  const a = await k.analyze(write(bytes, 'uki-loop'));
+  assert.equal(a.error?.code, 'region-loop');
+  assert.match(a.error!.describe(), /region linux is the whole layer it belongs to/);
+});
+
+test('maxLayers bounds nesting (a UKI inside a UKI inside a UKI...)', async () => {
+  let inner: Uint8Array = readFileSync(ARM64_GZIP);
+  for (let i = 0; i < 3; i++) inner = buildPe({ machine: 0xaa64, sections: [{ name: '.linux', data: inner }] }).bytes;
+  const path = write(inner, 'uki-nest');
+  const ok = await k.analyze(path);
+  assert.equal(ok.error, null, ok.error?.describe());
+  assert.equal(ok.layers.length, 5);
+  const tight = new Kimg({ limits: { maxLayers: 3 } });
+  const a = await tight.analyze(path);
+  assert.equal(a.error?.code, 'limit');
+  assert.match(a.error!.describe(), /limit maxLayers \(3\) exceeded/);
+});

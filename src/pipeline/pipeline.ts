@@ -227,6 +227,13 @@ async function run(file: FileSource, path: string, o: PipelineOptions, a: Analys
         found: hexInt(info.offset + info.size),
       });
     }
+    if (!main.codec && info.offset === 0 && info.size === cur.source.size) {
+      // A stored region that is the whole layer would be the same layer again, forever.
+      throw new PipelineError('region-loop', `region ${main.id} is the whole layer it belongs to, so following it would never end`, { schema: primary.schema.id, offset: 0 }, {
+        expected: 'a region smaller than its layer',
+        found: `0x0..${hexInt(info.size)} of a ${hexInt(cur.source.size)}-byte layer`,
+      });
+    }
     const expect = chooseInner(primary.schema, main, scope, o);
 
     if (main.codec) {
