@@ -471,10 +471,11 @@ export async function streamRange(
   let total = 0;
   let collectedAt = 0;
   let inputDone = 0;
+  // Without a decoder every consumer below is done with a chunk before the next read: reuse one buffer.
   const input = readFileRange(path, offset, size, (n) => {
     inputDone = n;
     o.onProgress?.(n, size);
-  });
+  }, decode === null);
   const max = o.limits.maxDecodedSize;
   let stream: AsyncIterable<Uint8Array> = input;
   if (decode) stream = decode.codec.decode(input, { maxOutput: max });

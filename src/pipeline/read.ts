@@ -3,8 +3,13 @@ import { ioError } from '../core/bytes.js';
 
 export const CHUNK = 1 << 20;
 
-/** The bytes [offset, offset+size) of a file, in chunks, without holding more than one chunk. */
-export async function* readFileRange(path: string, offset: number, size: number, onProgress?: (done: number) => void): AsyncGenerator<Uint8Array> {
+/**
+ * The bytes [offset, offset+size) of a file, in chunks, without holding more than one chunk.
+ * With `reuse`, every chunk is the same buffer, overwritten by the next read: only for consumers that
+ * are done with a chunk before asking for the next (scanning, hashing, synchronous writes); decoders
+ * may keep chunks and get fresh ones.
+ */
+export async function* readFileRange(path: string, offset: number, size: number, onProgress?: (done: number) => void, reuse = false): AsyncGenerator<Uint8Array> {
   let fh;
   try {
     fh = await open(path, 'r');
@@ -13,9 +18,10 @@ export async function* readFileRange(path: string, offset: number, size: number,
   }
   try {
     let done = 0;
+    const shared = reuse ? new Uint8Array(Math.min(CHUNK, size)) : null;
     while (done < size) {
       const want = Math.min(CHUNK, size - done);
-      const buf = new Uint8Array(want);
+      const buf = shared ? shared.subarray(0, want) : new Uint8Array(want);
       let got = 0;
       while (got < want) {
         let n: number;
