@@ -178,3 +178,44 @@ test('common options may come before the command', () => {
   assert.equal(bad.status, 2);
   assert.match(text(bad).err, /unknown option '--force' before the command/);
 });
+
+test('each error class: its exit code, one line, --verbose adds the cause, --json the fields', () => {
+  // codec: a stream corrupt halfway
+  const b = new Uint8Array(readFileSync(ZBOOT));
+  const v = new DataView(b.buffer);
+  const off = v.getUint32(8, true);
+  for (let i = 0; i < 64; i++) b[off + 400_000 + i] ^= 0xff;
+  const corrupt = join(work, 'corrupt.efi');
+  writeFileSync(corrupt, b);
+  const codec = kimg(['info', corrupt]);
+  assert.equal(codec.status, 3);
+  const line = text(codec).err.split('\n').find((l) => l.startsWith('kimg: error:'))!;
+  assert.match(line, /corrupt\.efi, layer 0, offset 0x[0-9a-f]+: gzip stream is corrupt: .* \(expected a valid gzip stream, found [\d.]+ [KM]iB decoded before the failure\)$/);
+  const verbose = kimg(['info', '--verbose', corrupt]);
+  assert.match(text(verbose).err, /\n {2}cause: /);
+  const json = kimg(['info', '--json', corrupt]);
+  const e = JSON.parse(text(json).err.trim().split('\n').pop()!);
+  assert.equal(e.kind, 'codec');
+  assert.equal(typeof e.offset, 'number');
+  // limit
+  const limit = kimg(['info', '--limit', 'maxDecodedSize=1000', ZBOOT]);
+  assert.equal(limit.status, 3);
+  assert.match(text(limit).err, /limit maxDecodedSize \(1000\) exceeded/);
+  const badLimit = kimg(['info', '--limit', 'maxBogus=1', ZBOOT]);
+  assert.equal(badLimit.status, 2);
+  assert.match(text(badLimit).err, /--limit maxBogus=1: expected NAME=NUMBER with NAME one of maxArrayCount/);
+  // schema errors as JSON carry file, line, col and the hint
+  const badSchema = join(work, 'bad2.yaml');
+  writeFileSync(badSchema, 'kimg: 1\nid: bad2\ntitle: x\nroot: t\ntypes:\n  t:\n    feilds: []\n');
+  const sj = kimg(['parse', '--json', badSchema, ZBOOT]);
+  assert.equal(sj.status, 5);
+  const se = JSON.parse(text(sj).err);
+  assert.equal(se.error, 'unknown-key');
+  assert.equal(se.line, 7);
+  assert.equal(se.col, 5);
+  assert.match(se.hint, /did you mean 'fields'/);
+  // warnings are labelled and do not change the exit code
+  const warn = kimg(['info', join(SAMPLES, 'arm64-lzo.efi')]);
+  assert.equal(warn.status, 0);
+  assert.match(text(warn).out, /^warning layer 0 linux-zboot:linux_pe_magic: LINUX_PE_MAGIC missing/m);
+});

@@ -83,3 +83,20 @@ test('a reader polling the target never sees a half-written output', { timeout: 
   assert.ok(polls > 50, `polled ${polls} times during the extraction`);
   assert.deepEqual([...seen], [input.size], 'the target only ever appeared complete');
 });
+
+test('progress bar: drawn on a terminal during a long extraction, absent when stderr is piped', { timeout: 60_000 }, async (t) => {
+  const input = slowInput();
+  if (!input) return t.skip('bzip2 is not installed: cannot make a slow input');
+  if (!hasCommand('script')) return t.skip('script(1) is not installed: cannot give kimg a terminal');
+  const dir = mkdtempSync(join(work, 'tty-'));
+  // script(1) runs kimg on a pseudo-terminal and copies what it wrote there to its own stdout.
+  const cmd = `"${process.execPath}" "${CLI}" extract "${input.path}" -o "${join(dir, 'a')}"`;
+  const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'latin1' });
+  assert.equal(tty.status, 0, tty.stdout);
+  assert.match(tty.stdout, /\r\[#+\.*\] +\d+% .* read/, 'a progress line was drawn');
+  assert.match(tty.stdout, /kimg: wrote layer 1/);
+  const piped = spawnSync(process.execPath, [CLI, 'extract', input.path, '-o', join(dir, 'b')], { encoding: 'latin1' });
+  assert.equal(piped.status, 0);
+  assert.doesNotMatch(piped.stderr, /\r|%/, 'nothing but the final line when stderr is not a terminal');
+  assert.match(piped.stderr, /^kimg: wrote layer 1 .*\n$/);
+});
