@@ -244,7 +244,7 @@ export interface RegionDecl {
   readonly expectedSizeModulo: bigint | null;
   /** Schemas that may describe the region's content; empty means "detect among all". */
   readonly inner: readonly InnerCandidate[];
-  /** Regions that must lie inside it, each with a name for the report: e.g. the PE section. */
+  /** Checks run, in the layer's root scope, when the pipeline follows this (main) region. */
   readonly checks: readonly CheckDef[];
 }
 
