@@ -144,8 +144,10 @@ for (const [name, mk] of Object.entries(MAKERS)) {
     for await (const c of codec(name).decode(counting(), { maxOutput: limit })) produced += c.length;
     assert.ok(produced > limit, 'went past the limit (the signal for the pipeline)');
     // lz4-legacy (8 MiB blocks) and bzip2 (900 kB blocks) decode whole blocks: on this 1.2 MB sample they
-    // cannot stop earlier than the end of the block holding the limit.
-    if (name !== 'lz4-legacy') assert.ok(produced < sample.length, `stopped before the end (${produced} of ${sample.length})`);
+    // cannot stop earlier than the end of the block holding the limit, and unbzip2-stream may already have
+    // decoded the next block inside the same stream callback (timing-dependent). The pipeline enforces the
+    // limit on what it receives either way (test/pipeline.test.ts, maxDecodedSize).
+    if (name !== 'lz4-legacy' && name !== 'bzip2') assert.ok(produced < sample.length, `stopped before the end (${produced} of ${sample.length})`);
     if (name !== 'lz4-legacy' && name !== 'bzip2') assert.ok(pulled < z.length, `did not read all input (${pulled} of ${z.length})`);
   });
 
