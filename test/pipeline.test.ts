@@ -274,3 +274,14 @@ test('maxLayers bounds nesting (a UKI inside a UKI inside a UKI...)', async () =
   assert.equal(a.error?.code, 'limit');
   assert.match(a.error!.describe(), /limit maxLayers \(3\) exceeded/);
 });
+
+test('maxRegions bounds a family of regions (a PE with many sections)', async () => {
+  const sections = Array.from({ length: 40 }, (_, i) => ({ name: `.s${i}`, data: Buffer.from([i]) }));
+  const path = write(buildPe({ machine: 0xaa64, sections }).bytes, 'many-sections');
+  const a = await k.analyze(path);
+  assert.equal(a.error, null, a.error?.describe());
+  assert.equal(a.layers[0]!.regions.filter((r) => r.id === 'section').length, 40);
+  const tight = await new Kimg({ limits: { maxRegions: 16 } }).analyze(path);
+  assert.equal(tight.error?.code, 'limit');
+  assert.match(tight.error!.describe(), /limit maxRegions \(16\) exceeded/);
+});
