@@ -219,13 +219,13 @@ test('compiled parsers are cached per schema and variant', () => {
   equal(again, 0);
 });
 
-test('result objects have fast properties (%HasFastProperties, --allow-natives-syntax)', () => {
+for (const engine of ['compiled', 'jitless'] as const) test(`result objects have fast properties, ${engine} engine (%HasFastProperties, --allow-natives-syntax)`, () => {
   const kimgUrl = new URL('../src/kimg.js', import.meta.url).href;
   const bytesPath = existsSync(join(repoRoot, 'samples/arm64-gzip.efi')) ? join(repoRoot, 'samples/arm64-gzip.efi') : '';
   const script = `
     import { Kimg } from ${JSON.stringify(kimgUrl)};
     import { readFileSync } from 'node:fs';
-    const k = new Kimg({ jitless: false, jitThreshold: 0 });
+    const k = new Kimg({ jitless: ${engine === 'jitless'}, jitThreshold: 0 });
     const out = {};
     const img = new Uint8Array(64); const dv = new DataView(img.buffer);
     dv.setBigUint64(24, 0xan, true); img.set([0x41, 0x52, 0x4d, 0x64], 0x38);
