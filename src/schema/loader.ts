@@ -15,6 +15,7 @@ import type {
 } from '../types.js';
 import { fromYaml } from './located-yaml.js';
 import { fromSnapshot, SNAPSHOT_FILE } from './snapshot.js';
+import { validateTree } from './validate.js';
 import { closest, rootNode, YNode } from './yaml-node.js';
 
 /** The schemas shipped with kimg. */
@@ -138,7 +139,9 @@ export class SchemaLoader {
     }
     this.loading.push(file);
     try {
-      const def = new SchemaBuilder(this, file, rootNode(this.tree(file, text), file)).build();
+      const tree = this.tree(file, text);
+      validateTree(tree, file); // shape, against docs/kimg-schema.json (not again for the build-time snapshot)
+      const def = new SchemaBuilder(this, file, rootNode(tree, file)).build();
       const base = basename(file).replace(/\.ya?ml$/, '');
       if (this.searchPath.includes(dirname(file)) && base !== def.id) {
         throw new SchemaError('id-mismatch', `schema file ${basename(file)} in the search path declares id '${def.id}'`, { file, line: 1, col: 1 },

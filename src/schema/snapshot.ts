@@ -17,6 +17,14 @@ interface Snapshot {
 
 let cache: { readonly path: string; readonly snap: Snapshot | null } | null = null;
 
+/** Trees handed out from the snapshot: validated when the build wrote it, so not validated again. */
+const fromTheSnapshot = new WeakSet<object>();
+
+/** Whether a tree came from the build-time snapshot (see validate.ts). */
+export function isSnapshotTree(tree: LNode): boolean {
+  return fromTheSnapshot.has(tree);
+}
+
 export function textHash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
@@ -34,15 +42,22 @@ export function fromSnapshot(snapshotPath: string, fileName: string, text: strin
   }
   const entry = cache.snap?.files[fileName];
   if (!entry || entry.sha256 !== textHash(text)) return undefined;
+  if (entry.tree !== null) fromTheSnapshot.add(entry.tree);
   return entry.tree;
 }
 
-/** Writes the snapshot for every .yaml file of a directory (run by `npm run build`). */
-export function writeSnapshot(schemaDir: string, snapshotPath: string): number {
+/**
+ * Writes the snapshot for every .yaml file of a directory (run by `npm run build`). `check` validates
+ * each tree first (build-snapshot passes the JSON Schema validation): trees read back from the
+ * snapshot are trusted to have passed it.
+ */
+export function writeSnapshot(schemaDir: string, snapshotPath: string, check?: (tree: LNode | null, file: string) => void): number {
   const files: Record<string, { sha256: string; tree: LNode | null }> = {};
   for (const name of readdirSync(schemaDir).filter((n) => n.endsWith('.yaml') || n.endsWith('.yml')).sort()) {
     const text = readFileSync(join(schemaDir, name), 'utf8');
-    files[name] = { sha256: textHash(text), tree: fromYaml(text, join(schemaDir, name)) };
+    const tree = fromYaml(text, join(schemaDir, name));
+    check?.(tree, join(schemaDir, name));
+    files[name] = { sha256: textHash(text), tree };
   }
   const tmp = `${snapshotPath}.tmp`;
   writeFileSync(tmp, JSON.stringify({ version: 1, files } satisfies Snapshot));
