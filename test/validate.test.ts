@@ -239,11 +239,12 @@ const MALFORMED: [layers: 'both' | 'loader' | 'schema', text: string, others?: R
   ['both', `${head}types:\n  r:\n    fields:\n${a8}regions:\n  - { id: p, offset: 0, size: a, main: "yes" }\n`],
   ['loader', `${head}types:\n  r:\n    fields:\n${a8}regions:\n  - id: p\n    main: true\n    offset: 0\n    size: a\n    inner:\n      - { schema: arm64-imge }\n`],
   ['loader', 'kimg: 1\nid: other\ntitle: test\nroot: r\ntypes:\n  r:\n    fields:\n      - { id: a, type: u8 }\n'],
-  // only the JSON Schema: reserved names as import aliases (the naming rules say aliases follow them)
-  ['schema', `${head}imports:\n  constructor: o\ntypes:\n  r:\n    fields:\n${a8}`, other],
-  // only the JSON Schema: integers the loader's pattern lets through but BigInt() cannot read
-  ['schema', withFields(a8, 'enums:\n  e:\n    0x_: A\n')],
-  ['schema', withFields('      - { id: a, type: u8, const: 0x_ }\n')],
+  // reserved names as import aliases, and integers with a prefix but no digit: both layers refuse them
+  ['both', `${head}imports:\n  constructor: o\ntypes:\n  r:\n    fields:\n${a8}`, other],
+  ['both', withFields(a8, 'enums:\n  e:\n    0x_: A\n')],
+  ['both', withFields('      - { id: a, type: u8, const: 0x_ }\n')],
+  // an inner candidate named by path would let a schema make the pipeline read any file
+  ['both', `${head}types:\n  r:\n    fields:\n${a8}regions:\n  - id: p\n    main: true\n    offset: 0\n    size: a\n    inner:\n      - { schema: /etc/passwd.yaml }\n`],
 ];
 
 test('malformed files: each is rejected with a positioned SchemaError; where both layers reject it they agree', () => {

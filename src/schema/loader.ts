@@ -16,7 +16,7 @@ import type {
 import { fromYaml } from './located-yaml.js';
 import { fromSnapshot, SNAPSHOT_FILE } from './snapshot.js';
 import { validateTree } from './validate.js';
-import { closest, rootNode, YNode } from './yaml-node.js';
+import { closest, INTEGER, rootNode, YNode } from './yaml-node.js';
 
 /** The schemas shipped with kimg. */
 export const BUILTIN_SCHEMA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../schemas');
@@ -202,6 +202,7 @@ class SchemaBuilder {
 
     for (const [alias, aliasNode, ref] of top.get('imports')?.entries() ?? []) {
       if (!ID.test(alias)) aliasNode.fail('bad-alias', `import alias '${alias}' must be a lower snake_case name`);
+      if (FORBIDDEN_IDS.has(alias)) aliasNode.fail('reserved-name', `import alias '${alias}' is reserved`);
       this.imports.set(alias, this.loader.importSchema(ref.str(), this.file, ref));
     }
     for (const [name, nameNode, body] of top.get('enums')?.entries() ?? []) {
@@ -449,6 +450,7 @@ class SchemaBuilder {
       const c = cn.fields(['schema', 'when']);
       const idNode = req(c, 'schema', cn);
       const id = idNode.str();
+      if (!SCHEMA_ID.test(id)) idNode.fail('bad-schema-id', `inner candidate '${id}' is not a schema id (lower case letters, digits, - and _)`, 'inner candidates name schemas of the search path by id, not by path');
       if (!this.loader.exists(id)) idNode.fail('unknown-schema', `no schema '${id}' in the search path`, 'inner candidates name schemas by id');
       return { schema: id, when: c.has('when') ? this.expr(c.get('when')!, rootNames) : null };
     });
@@ -596,7 +598,7 @@ function hintFrom(word: string, names: Iterable<string>): string {
 }
 
 function intKey(key: string, node: YNode): bigint {
-  if (!/^(0x[0-9a-fA-F_]+|0b[01_]+|0o[0-7_]+|[0-9_]+)$/.test(key)) node.fail('expected-integer', `expected an integer key, got '${key}'`);
+  if (!INTEGER.test(key) || key.startsWith('-')) node.fail('expected-integer', `expected an integer key, got '${key}'`);
   return BigInt(key.replace(/_/g, ''));
 }
 

@@ -104,7 +104,7 @@ export class YNode {
   /** An integer written as a YAML number (decimal or 0x...), exact beyond 2^53. */
   int(): bigint {
     const src = this.text().trim();
-    if (!/^-?(0x[0-9a-fA-F_]+|0b[01_]+|0o[0-7_]+|[0-9_]+)$/.test(src)) this.fail('expected-integer', `expected an integer, got '${src}'`);
+    if (!INTEGER.test(src)) this.fail('expected-integer', `expected an integer, got '${src}'`);
     const neg = src.startsWith('-');
     const v = BigInt(src.replace(/^-/, '').replace(/_/g, ''));
     return neg ? -v : v;
@@ -118,6 +118,9 @@ export class YNode {
     return n.k === 'str' ? JSON.stringify(n.v) : n.src;
   }
 }
+
+/** Integers as schema files write them: a digit must follow any prefix, `_` only between digits. */
+export const INTEGER = /^-?(0x[0-9a-fA-F](_?[0-9a-fA-F])*|0b[01](_?[01])*|0o[0-7](_?[0-7])*|[0-9](_?[0-9])*)$/;
 
 export function rootNode(tree: LNode | null, file: string): YNode {
   return new YNode(tree, file, 'schema');
