@@ -21,7 +21,7 @@ export interface Limits {
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
-  maxArrayCount: 1 << 16,
+  maxArrayCount: 1 << 12,
   maxDepth: 32,
   maxLayers: 8,
   maxDecodedSize: 1024 * 1024 * 1024,
