@@ -35,6 +35,7 @@ export interface KimgOptions {
 }
 
 const DEFAULT_JIT_THRESHOLD = 4;
+const HOT = -1;
 
 export class Kimg {
   readonly schemas: SchemaRegistry;
@@ -53,6 +54,8 @@ export class Kimg {
     this.limits = withLimits(options.limits);
     this.jitless = options.jitless ?? jitlessFromEnv();
     this.engine = this.jitless ? interpreterOnly : tiered(options.jitThreshold ?? DEFAULT_JIT_THRESHOLD);
+    this.withLayout = Object.freeze({ limits: this.limits, layout: true });
+    this.withoutLayout = Object.freeze({ limits: this.limits, layout: false });
   }
 
   /** Load a schema by id (`pe`) or path (`./gzip.yaml`). */
@@ -67,9 +70,13 @@ export class Kimg {
   /** Parse bytes (or a file source) with one schema. */
   parse(schema: SchemaDef | string, input: Uint8Array | ByteSource, options: { offset?: number; layout?: boolean } = {}): ParseResult {
     const def = typeof schema === 'string' ? this.loadSchema(schema) : schema;
-    const opts = { limits: this.limits, layout: options.layout ?? false, ...(options.offset ? { offset: options.offset } : {}) };
+    const opts = options.offset ? { limits: this.limits, layout: options.layout ?? false, offset: options.offset } : options.layout ? this.withLayout : this.withoutLayout;
     return this.engine(def, this.sourceOf(input), opts);
   }
+
+  // The common option objects, made once rather than per parse.
+  private readonly withLayout: { readonly limits: Limits; readonly layout: boolean };
+  private readonly withoutLayout: { readonly limits: Limits; readonly layout: boolean };
 
   /** One BufferSource per buffer: parsing the same bytes again costs no new views. */
   private readonly sources = new WeakMap<Uint8Array, BufferSource>();
@@ -118,9 +125,10 @@ function tiered(threshold: number): Engine {
   if (threshold <= 0) return compiledEngine;
   const uses = new WeakMap<SchemaDef, number>();
   return (schema, source, opts) => {
-    const n = uses.get(schema) ?? 0;
-    if (n >= threshold) return compiledEngine(schema, source, opts);
-    uses.set(schema, n + 1);
+    const n = uses.get(schema);
+    if (n === HOT) return compiledEngine(schema, source, opts);
+    const next = (n ?? 0) + 1;
+    uses.set(schema, next > threshold ? HOT : next);
     return interpret(schema, source, opts);
   };
 }
