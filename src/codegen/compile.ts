@@ -17,7 +17,8 @@ import type {
   BytesField, CheckDef, CompiledExpr, Expr, FieldDef, IntField, SchemaDef, Severity, StrField, StructField, SwitchField, Template, TypeDef, TypeRef,
 } from '../types.js';
 import { _, join, lit, Names, nil, objectLiteral, prop, type Code, type Name } from './code.js';
-import { ANY, ExprGen, fieldType, intType, needsChecked, rt, stepCount, storedType, type Binding, type ExprEnv, type SType } from './expr.js';
+import { ANY, ExprGen, fieldType, intType, rt, storedType, type Binding, type ExprEnv, type SType } from './expr.js';
+import { needsChecked, stepCount } from '../expr/steps.js';
 import { runtime, type Ctx } from './runtime.js';
 
 export interface Variant {
@@ -281,7 +282,7 @@ class TypeGen {
   private readonly valueTypes = new Map<number, SType>();
 
   /** Evaluates an expression into a new temporary, converting errors as Run.eval does. */
-  private eval(ce: CompiledExpr, site: Site): Binding {
+  private compute(ce: CompiledExpr, site: Site): Binding {
     const t = this.tmp();
     const env = this.env(site);
     const checked = new ExprGen(env, true).gen(ce.ast);
@@ -308,7 +309,7 @@ class TypeGen {
 
   /** A condition (`if:`, `assert:`); a value of the wrong kind is the same ParseError as in the interpreter. */
   private cond(ce: CompiledExpr, site: Site): Code {
-    const v = this.eval(ce, site);
+    const v = this.compute(ce, site);
     const t = v.t;
     if (t.k === 'bool' || (t.k === 'num' && !t.nul) || (t.k === 'big' && !t.nul)) return this.truthy(v);
     const b = this.tmp('b');
@@ -322,7 +323,7 @@ class TypeGen {
     for (const part of m.parts) {
       if (part.k === 'text') this.emit(_`${s} += ${part.text};\n`);
       else {
-        const v = this.eval(part.expr, site);
+        const v = this.compute(part.expr, site);
         this.emit(_`${s} += ${rt('formatValue')}(${v.code}, ${part.format});\n`);
       }
     }
@@ -395,7 +396,7 @@ class TypeGen {
   }
 
   private position(f: FieldDef, site: Site): void {
-    const v = this.eval(f.at!, site);
+    const v = this.compute(f.at!, site);
     const sz = this.tmp();
     this.emit(_`${sz} = ${N.re} - ${N.rs};\n`);
     const intCheck = v.t.k === 'num' && !v.t.nul ? _`${v.code} < 0 || ${v.code} > ${sz}` : _`!${rt('isInt')}(${v.code}) || ${v.code} < 0 || ${v.code} > ${sz}`;
@@ -477,7 +478,7 @@ class TypeGen {
 
   private valueField(k: number, site: Site): Code {
     const f = this.t.fields[k] as Extract<FieldDef, { kind: 'value' }>;
-    const v = this.eval(f.value, site);
+    const v = this.compute(f.value, site);
     const t = storedType(v.t);
     this.valueTypes.set(k, t);
     if (v.t.k === 'num' || v.t.k === 'bool' || v.t.k === 'str' || v.t.k === 'null' || v.t.k === 'bytes' || v.t.k === 'struct' || v.t.k === 'array' || v.t.k === 'fields') return v.code;
@@ -549,7 +550,7 @@ class TypeGen {
       return { path, body };
     };
     if (f.repeat!.k === 'count') {
-      const c = this.eval(f.repeat!.count, site);
+      const c = this.compute(f.repeat!.count, site);
       this.emit(_`if (!${rt('isInt')}(${c.code}) || ${c.code} < 0) throw ${rt('badCount')}(${N.C}, ${c.code}, ${site.path}, ${N.p});\n`);
       this.emit(_`if (${c.code} > ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${N.p});\n`);
       const n = this.tmp('c');
@@ -576,7 +577,7 @@ class TypeGen {
   }
 
   private size(e: CompiledExpr, site: Site): Code {
-    const v = this.eval(e, site);
+    const v = this.compute(e, site);
     const n = this.tmp('z');
     this.emit(_`${n} = ${rt('size')}(${N.C}, ${e.source}, ${v.code}, ${site.path}, ${site.off});\n`);
     return _`${n}`;
@@ -728,14 +729,14 @@ class TypeGen {
   }
 
   private switchField(f: SwitchField, site: Site, index: Code): { v: Code; end: Code; layout: Code } {
-    const on = this.eval(f.on, site);
+    const on = this.compute(f.on, site);
     const ch = this.tmp('h');
     this.emit(_`${ch} = -1;\n`);
     // Cases are tried in order; each match expression is evaluated only if the earlier ones failed.
     const tryCase = (c: number): Code =>
       this.block(() => {
         if (c >= f.cases.length) return;
-        const m = this.eval(f.cases[c]!.match, site);
+        const m = this.compute(f.cases[c]!.match, site);
         const direct = (on.t.k === 'num' || on.t.k === 'big' || on.t.k === 'int' || on.t.k === 'null') && (m.t.k === 'num' || m.t.k === 'big' || m.t.k === 'int');
         const eq = direct ? _`${on.code} == ${m.code}` : _`${rt('caseEquals')}(${N.C}, ${on.code}, ${m.code}, ${f.on.source}, ${f.cases[c]!.match.source}, ${site.path}, ${site.off})`;
         const rest = tryCase(c + 1);

@@ -7,6 +7,7 @@
  * them (one per node visited): in `checked` mode by a call before each node, otherwise by the caller
  * adding `stepCount(e)` at once (only for expressions without short-circuits or loops).
  */
+import { needsChecked, stepCount } from '../expr/steps.js';
 import type { BinaryOp, Expr, FieldDef, TypeDef } from '../types.js';
 import { _, join, lit, Names, prop, type Code, type Name } from './code.js';
 
@@ -106,34 +107,6 @@ export interface ExprEnv {
   readonly region: Code;
   readonly elem: Binding | null;
   readonly loopIndex: Code | null;
-}
-
-/** Whether the expression has short-circuits or loops (then steps are counted node by node). */
-export function needsChecked(e: Expr): boolean {
-  switch (e.k) {
-    case 'member': return needsChecked(e.object);
-    case 'index': return needsChecked(e.object) || needsChecked(e.index);
-    case 'unary': return needsChecked(e.arg);
-    case 'binary': return e.op === 'and' || e.op === 'or' || needsChecked(e.left) || needsChecked(e.right);
-    case 'cond': return true;
-    case 'call': return e.fn === 'any' || e.fn === 'all' || e.fn === 'count' || e.fn === 'find' || e.args.some(needsChecked);
-    default: return false;
-  }
-}
-
-/** Steps `evaluate` takes for an expression without short-circuits or loops. */
-export function stepCount(e: Expr): number {
-  switch (e.k) {
-    case 'member':
-      if (e.object.k === 'special' && e.object.name === '_parent') return 1;
-      return 1 + stepCount(e.object);
-    case 'index': return 1 + stepCount(e.object) + stepCount(e.index);
-    case 'unary': return 1 + stepCount(e.arg);
-    case 'binary': return 1 + stepCount(e.left) + stepCount(e.right);
-    case 'cond': return 1 + stepCount(e.test) + stepCount(e.then) + stepCount(e.else);
-    case 'call': return 1 + e.args.reduce((n, a) => n + stepCount(a), 0);
-    default: return 1;
-  }
 }
 
 export class ExprGen {

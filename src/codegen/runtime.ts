@@ -10,7 +10,7 @@ import { latin1 } from '../core/bytes.js';
 import { KimgError, LimitError, ParseError } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
 import { formatValue, hexInt, quoteBytes } from '../expr/format.js';
-import { arith, compare, equals, ExprTypeError, extreme, indexed, invert, isInt, length, member, negate, norm, truthy } from '../expr/values.js';
+import { arith, compare, equals, ExprTypeError, extreme, indexed, invert, isInt, length, member, negate, norm, quantify, truthy } from '../expr/values.js';
 import { bitsOf } from '../interp/interpreter.js';
 import type { CheckOutcome } from '../interp/interpreter.js';
 import type { ByteSource } from '../core/bytes.js';
@@ -106,19 +106,8 @@ export const runtime = Object.freeze({
     throw new ExprTypeError('_index used outside an array');
   },
 
-  /** any / all / count / find over an array; `body` returns the truthiness of the predicate. */
-  loop(fn: 'any' | 'all' | 'count' | 'find', arr: unknown, body: (elem: unknown, index: number) => unknown): unknown {
-    if (!Array.isArray(arr)) throw new ExprTypeError(`${fn}() needs an array as its first argument`);
-    let n = 0;
-    for (let i = 0; i < arr.length; i++) {
-      const hit = truthy(body(arr[i], i));
-      if (fn === 'any' && hit) return true;
-      if (fn === 'all' && !hit) return false;
-      if (fn === 'find' && hit) return arr[i];
-      if (hit) n++;
-    }
-    return fn === 'any' ? false : fn === 'all' ? true : fn === 'find' ? null : n;
-  },
+  /** any / all / count / find over an array; `body` gives the predicate's value. */
+  loop: quantify,
 
   depth(C: Ctx, pos: number): LimitError {
     return located(C, new LimitError('maxDepth', C.lim.maxDepth), '', pos);

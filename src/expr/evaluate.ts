@@ -3,7 +3,7 @@
  * interpreted by this switch, and names resolve only to the parsed fields of the current struct.
  */
 import type { Expr } from '../types.js';
-import { arith, compare, ExprTypeError, extreme, indexed, invert, length, member, negate, truthy } from './values.js';
+import { arith, compare, ExprTypeError, extreme, indexed, invert, length, member, negate, quantify, truthy } from './values.js';
 
 /** What expressions can see while a struct is parsed. */
 export interface Scope {
@@ -105,25 +105,18 @@ function call(e: Extract<Expr, { k: 'call' }>, s: Scope, budget: Budget): unknow
     case 'count':
     case 'find': {
       const arr = evaluate(e.args[0]!, s, budget);
-      if (!Array.isArray(arr)) throw new ExprTypeError(`${e.fn}() needs an array as its first argument`);
       const savedElem = s.elem;
       const savedIndex = s.index;
-      let n = 0;
       try {
-        for (let i = 0; i < arr.length; i++) {
-          s.elem = arr[i];
+        return quantify(e.fn, arr, (elem, i) => {
+          s.elem = elem;
           s.index = i;
-          const hit = truthy(evaluate(e.args[1]!, s, budget));
-          if (e.fn === 'any' && hit) return true;
-          if (e.fn === 'all' && !hit) return false;
-          if (e.fn === 'find' && hit) return arr[i];
-          if (hit) n++;
-        }
+          return evaluate(e.args[1]!, s, budget);
+        });
       } finally {
         s.elem = savedElem;
         s.index = savedIndex;
       }
-      return e.fn === 'any' ? false : e.fn === 'all' ? true : e.fn === 'find' ? null : n;
     }
   }
 }

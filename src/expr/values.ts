@@ -180,3 +180,19 @@ export function extreme(which: 'min' | 'max', values: unknown[]): Int {
   }
   return best;
 }
+
+export type Quantifier = 'any' | 'all' | 'count' | 'find';
+
+/** any / all / count / find over an array; `test(elem, index)` gives the predicate's value. */
+export function quantify(fn: Quantifier, arr: unknown, test: (elem: unknown, index: number) => unknown): unknown {
+  if (!Array.isArray(arr)) throw new ExprTypeError(`${fn}() needs an array as its first argument`);
+  let n = 0;
+  for (let i = 0; i < arr.length; i++) {
+    const hit = truthy(test(arr[i], i));
+    if (fn === 'any' && hit) return true;
+    if (fn === 'all' && !hit) return false;
+    if (fn === 'find' && hit) return arr[i];
+    if (hit) n++;
+  }
+  return fn === 'any' ? false : fn === 'all' ? true : fn === 'find' ? null : n;
+}

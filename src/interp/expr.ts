@@ -9,9 +9,10 @@
  * `and`/`or`/`?:`/any/all/count/find are counted node by node (the closures below charge a step
  * before each node, in the order `evaluate` visits them).
  */
+import { needsChecked, stepCount } from '../expr/steps.js';
 import type { BinaryOp, Expr } from '../types.js';
 import { evaluate, StepLimitError, type Budget, type Scope } from '../expr/evaluate.js';
-import { arith, compare, ExprTypeError, extreme, indexed, invert, length, member, negate, truthy } from '../expr/values.js';
+import { arith, compare, ExprTypeError, extreme, indexed, invert, length, member, negate, quantify, truthy } from '../expr/values.js';
 
 /** A compiled expression: evaluates and counts its steps. */
 export type ExprFn = (s: Scope, b: Budget) => unknown;
@@ -30,34 +31,6 @@ export function compileExpr(e: Expr, fields: ReadonlySet<string> | null): ExprFn
     }
     return fast(s, b);
   };
-}
-
-/** Whether the expression has short-circuits or loops (then steps are counted node by node). */
-function needsChecked(e: Expr): boolean {
-  switch (e.k) {
-    case 'member': return needsChecked(e.object);
-    case 'index': return needsChecked(e.object) || needsChecked(e.index);
-    case 'unary': return needsChecked(e.arg);
-    case 'binary': return e.op === 'and' || e.op === 'or' || needsChecked(e.left) || needsChecked(e.right);
-    case 'cond': return true;
-    case 'call': return e.fn === 'any' || e.fn === 'all' || e.fn === 'count' || e.fn === 'find' || e.args.some(needsChecked);
-    default: return false;
-  }
-}
-
-/** Steps `evaluate` takes for an expression without short-circuits or loops. */
-function stepCount(e: Expr): number {
-  switch (e.k) {
-    case 'member':
-      if (e.object.k === 'special' && e.object.name === '_parent') return 1;
-      return 1 + stepCount(e.object);
-    case 'index': return 1 + stepCount(e.object) + stepCount(e.index);
-    case 'unary': return 1 + stepCount(e.arg);
-    case 'binary': return 1 + stepCount(e.left) + stepCount(e.right);
-    case 'cond': return 1 + stepCount(e.test) + stepCount(e.then) + stepCount(e.else);
-    case 'call': return 1 + e.args.reduce((n, a) => n + stepCount(a), 0);
-    default: return 1;
-  }
 }
 
 /** A node's closure; in checked mode it charges its own step first, as `evaluate` does. */
@@ -226,25 +199,18 @@ function call(e: Extract<Expr, { k: 'call' }>, sub: (x: Expr) => ExprFn): ExprFn
       const pred = sub(e.args[1]!);
       return (s, b) => {
         const arr = arrFn(s, b);
-        if (!Array.isArray(arr)) throw new ExprTypeError(`${fn}() needs an array as its first argument`);
         const savedElem = s.elem;
         const savedIndex = s.index;
-        let n = 0;
         try {
-          for (let i = 0; i < arr.length; i++) {
-            s.elem = arr[i];
+          return quantify(fn, arr, (elem, i) => {
+            s.elem = elem;
             s.index = i;
-            const hit = truthy(pred(s, b));
-            if (fn === 'any' && hit) return true;
-            if (fn === 'all' && !hit) return false;
-            if (fn === 'find' && hit) return arr[i];
-            if (hit) n++;
-          }
+            return pred(s, b);
+          });
         } finally {
           s.elem = savedElem;
           s.index = savedIndex;
         }
-        return fn === 'any' ? false : fn === 'all' ? true : fn === 'find' ? null : n;
       };
     }
   }

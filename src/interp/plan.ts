@@ -135,7 +135,7 @@ function array(ctx: Ctx, f: FieldDef, one: Elem): (r: Run, fr: Frame, p: number)
     const max = r.limits.maxArrayCount;
     let cursor = p;
     if (count !== null) {
-      const n = r.eval(count, fr, p, id);
+      const n = r.compute(count, fr, p, id);
       if (!isInt(n) || n < 0) throw r.fail('bad-count', `count must be a non-negative integer, got ${formatValue(n, 'auto')}`, p, id, null, { expected: 'an integer >= 0' });
       if (n > max) throw r.located(new LimitError('maxArrayCount', max), p, id);
       const m = Number(n);
@@ -175,7 +175,7 @@ function element(ctx: Ctx, f: FieldDef): Elem {
       const x = ctx.cx(f.value);
       const id = f.id;
       return (r, fr, p, index) => {
-        const v = r.eval(x, fr, p, id, index);
+        const v = r.compute(x, fr, p, id, index);
         r.end = p;
         r.lay = leaf(r, p, 0);
         return typeof v === 'bigint' ? norm(v) : v;
@@ -360,10 +360,10 @@ function switchElem(ctx: Ctx, f: SwitchField): Elem {
   const sizeX = f.size ? ctx.cx(f.size) : null;
   const expected = f.cases.map((c) => c.match.source).join(' or ');
   return (r, fr, p, index) => {
-    const v = r.eval(on, fr, p, id, index);
+    const v = r.compute(on, fr, p, id, index);
     let chosen: TypePlan | null = null;
     for (const c of cases) {
-      const match = r.eval(c.match, fr, p, id, index);
+      const match = r.compute(c.match, fr, p, id, index);
       let same: boolean;
       try {
         same = equals(v, match);
@@ -438,7 +438,7 @@ function renderer(ctx: Ctx, t: Template): Render {
   const parts = t.parts.map((p) => (p.k === 'text' ? { text: p.text, x: null, format: 'auto' as const } : { text: '', x: ctx.cx(p.expr), format: p.format }));
   return (r, fr, pos, id, index) => {
     let s = '';
-    for (const p of parts) s += p.x === null ? p.text : formatValue(r.eval(p.x, fr, pos, id, index), p.format);
+    for (const p of parts) s += p.x === null ? p.text : formatValue(r.compute(p.x, fr, pos, id, index), p.format);
     return s;
   };
 }
@@ -448,7 +448,7 @@ function renderer(ctx: Ctx, t: Template): Render {
 
 /** A condition (`if:`, `assert:`): its value must be a boolean or an integer. */
 function cond(r: Run, x: CExpr, fr: Frame, pos: number, id?: string, index?: number | null): boolean {
-  const v = r.eval(x, fr, pos, id, index);
+  const v = r.compute(x, fr, pos, id, index);
   if (typeof v === 'boolean') return v;
   try {
     return truthy(v);
@@ -459,7 +459,7 @@ function cond(r: Run, x: CExpr, fr: Frame, pos: number, id?: string, index?: num
 }
 
 function position(r: Run, x: CExpr, fr: Frame, pos: number, id: string): number {
-  const v = r.eval(x, fr, pos, id);
+  const v = r.compute(x, fr, pos, id);
   const size = fr.end - fr.start;
   if (typeof v === 'number' && v >= 0 && v <= size) return v;
   if (!isInt(v) || v < 0 || v > size) {
@@ -472,7 +472,7 @@ function position(r: Run, x: CExpr, fr: Frame, pos: number, id: string): number 
 }
 
 function sizeOf(r: Run, x: CExpr, fr: Frame, pos: number, id: string, index: number | null): number {
-  const v = r.eval(x, fr, pos, id, index);
+  const v = r.compute(x, fr, pos, id, index);
   if (!isInt(v) || v < 0 || v > Number.MAX_SAFE_INTEGER) {
     throw r.fail('bad-size', `size ${x.source} = ${formatValue(v, 'auto')} is not a valid size`, pos, id, index, { expected: 'an integer >= 0', found: formatValue(v, 'auto') });
   }

@@ -106,7 +106,7 @@ export class Run {
   }
 
   /** Evaluates an expression; its errors become parse errors at `pos`, as the reference says. */
-  eval(x: CExpr, s: Scope, pos: number, id?: string, index?: number | null): unknown {
+  compute(x: CExpr, s: Scope, pos: number, id?: string, index?: number | null): unknown {
     try {
       return x.fn(s, this.budget);
     } catch (err) {
