@@ -2,9 +2,9 @@
  * What each command does: call the library, print. Loaded only when a command runs, so that
  * `kimg --help` and `--version` need none of it.
  */
-import { realpathSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { FileSource } from '../core/bytes.js';
+import { realpathOrSelf } from '../core/paths.js';
 import { KimgError, UsageError } from '../core/errors.js';
 import { LIMIT_NAMES, type Limits } from '../core/limits.js';
 import { Kimg } from '../kimg.js';
@@ -174,14 +174,6 @@ function parseOffset(text: string): number {
   const v = Number(text);
   if (!/^(0x[0-9a-f]+|\d+)$/i.test(text) || !Number.isSafeInteger(v)) throw new UsageError(`--offset ${text}: expected a non-negative integer (decimal or 0x hex)`);
   return v;
-}
-
-function realpathOrSelf(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return p;
-  }
 }
 
 function stdoutOutput(): Output {

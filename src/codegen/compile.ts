@@ -800,6 +800,9 @@ export function compileSchema(schema: SchemaDef, variant: Variant): CompiledSche
 function build(schema: SchemaDef, variant: Variant): CompiledSchema {
   const g = generateSource(schema, variant);
   const consts = Object.freeze([...g.consts]);
+  // The only code kimg generates. `g.source` is the text of a `Code` value, which only the `_` tagged
+  // template (code.ts) can make: identifiers come from `Names` (never from schema text), every string is a
+  // JSON.stringify'd literal (U+2028/9 escaped), constants travel in `K`, helpers in the frozen `H`.
   const make = new Function('H', 'K', g.source) as (h: typeof runtime, k: readonly unknown[]) => RootFn;
   return { source: g.source, consts, usesRegion: g.usesRegion, root: make(runtime, consts) };
 }

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SchemaError } from '../core/errors.js';
+import { realpathOrSelf } from '../core/paths.js';
 import { bindExpr, BindError } from '../expr/bind.js';
 import { ExprSyntaxError, parseExpr } from '../expr/parser.js';
 import { splitTemplate, TemplateSyntaxError } from '../expr/template.js';
@@ -54,8 +55,8 @@ export class SchemaLoader {
   constructor(options: LoaderOptions = {}) {
     const dirs = [...(options.searchPath ?? [])];
     if (options.builtins !== false) dirs.push(BUILTIN_SCHEMA_DIR);
-    this.searchPath = dirs.map((d) => safeRealpath(resolve(d)));
-    this.builtinDir = safeRealpath(BUILTIN_SCHEMA_DIR);
+    this.searchPath = dirs.map((d) => realpathOrSelf(resolve(d)));
+    this.builtinDir = realpathOrSelf(BUILTIN_SCHEMA_DIR);
     this.allowOutside = options.allowOutsideImports ?? false;
   }
 
@@ -114,7 +115,7 @@ export class SchemaLoader {
     for (const dir of this.searchPath) {
       for (const ext of SCHEMA_EXT) {
         const file = join(dir, ref + ext);
-        if (isFile(file)) return safeRealpath(file);
+        if (isFile(file)) return realpathOrSelf(file);
       }
     }
     throw new SchemaError('schema-not-found', `no schema '${ref}' in the search path`, undefined, `searched: ${this.searchPath.join(', ')}`);
@@ -637,14 +638,6 @@ function bytesOf(node: YNode): Uint8Array {
     out[i] = c;
   }
   return out;
-}
-
-function safeRealpath(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return p;
-  }
 }
 
 function isFile(p: string): boolean {
