@@ -212,6 +212,12 @@ export interface DetectRule {
   readonly magic: readonly MagicRule[];
   /** Evaluated on the parsed root; the schema applies only when it holds. */
   readonly when: CompiledExpr | null;
+  /**
+   * Field paths that still establish the format's identity after the magic (PE's signature at e_lfanew,
+   * found only by parsing). A parse failing on one of them means "not this format"; any other failure
+   * after the magic matched means "this format, damaged", which is an error, never a silent non-match.
+   */
+  readonly confirm: readonly string[];
   /** Schemas this one refines (a zboot file is also a PE file): dump shows only the most refined. */
   readonly refines: readonly string[];
 }
@@ -266,6 +272,12 @@ export interface SchemaDef {
   readonly regions: readonly RegionDecl[];
   /** Strings to look for anywhere in the content (the kernel's version banner), reported by `info`. */
   readonly scans: readonly ScanDecl[];
+  /**
+   * Named facts a layer states about the boot image (`machine`: the CPU it is for), evaluated on the root.
+   * The pipeline checks that every layer stating a fact agrees with the layers around it (a UKI for AMD64
+   * must not carry a RISC-V kernel). A fact that evaluates to null is not stated.
+   */
+  readonly facts: ReadonlyMap<string, CompiledExpr>;
 }
 
 /** Find `prefix` in the bytes and report it up to `terminator` (at most maxLength bytes). */

@@ -86,7 +86,7 @@ function hostileSchema(names: readonly string[] = HOSTILE): SchemaDef {
   return {
     id: 'h"s\u2028', file: 'hostile', title: 't', description: null, endian: 'le', imports: new Map(),
     root: { name: 'h"t', target: type }, types: new Map([['h"t', type]]), enums: new Map(), flagSets: new Map(),
-    detect: null, summary: null, regions: [], scans: [],
+    detect: null, summary: null, regions: [], scans: [], facts: new Map(),
   };
 }
 

@@ -15,7 +15,7 @@ import { printJsonTo } from './report-error.js';
 import { extract, type ExtractTarget, type Output } from '../pipeline/extract.js';
 import type { Parsed, Values } from './args.js';
 import { EXIT } from './exit.js';
-import { dumpJson, dumpText, infoJson, infoText, parseJson, parseText } from './report.js';
+import { dumpJson, dumpText, infoJson, infoText, parseJson, parseText, verdictOk } from './report.js';
 import { Progress } from './progress.js';
 
 function kimgFrom(v: Values, extraLimits: Partial<Limits> = {}): Kimg {
@@ -38,7 +38,7 @@ export async function run({ command, values: v, positionals: p }: Parsed): Promi
       if (json) printJson(infoJson(a));
       else for (const l of infoText(a, Boolean(v['verbose']))) out(l);
       if (a.error) throw a.error;
-      return a.checks.some((c) => c.status === 'error') ? EXIT.invalidInput : EXIT.ok;
+      return verdictOk(a) ? EXIT.ok : EXIT.invalidInput;
     }
     case 'dump': {
       const k = kimgFrom(v);

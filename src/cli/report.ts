@@ -22,12 +22,20 @@ function regionJson(r: RegionInfo | null): Json {
   return { schema: r.schema, region: r.id, name: r.name, offset: r.offset, size: r.size, file_offset: r.fileOffset, codec: r.codec };
 }
 
+/**
+ * The verdict: ok only when the pipeline finished (every layer recognised by a schema or a codec, no
+ * damaged match, nothing left undecoded) and no error-level check failed.
+ */
+export function verdictOk(a: Analysis): boolean {
+  return a.error === null && !a.checks.some((c) => c.status === 'error') && a.layers.every((l) => l.decoded && l.damaged.length === 0);
+}
+
 export function infoJson(a: Analysis): Json {
   const banner = a.layers.flatMap((l) => l.scans).find((s) => s.id === 'banner');
   return {
     file: a.file,
     size: a.size,
-    ok: a.error === null && !a.checks.some((c) => c.status === 'error'),
+    ok: verdictOk(a),
     layers: a.layers.map((l) => ({
       index: l.index,
       origin: l.origin,
@@ -37,6 +45,9 @@ export function infoJson(a: Analysis): Json {
       from: regionJson(l.from),
       codec: l.codec ? { header: l.codec.header, plugin: l.codec.plugin, library: l.codec.library } : null,
       regions: l.regions.map(regionJson),
+      facts: Object.fromEntries(Object.entries(l.facts).map(([k, f]) => [k, { value: f.value as Json, schema: f.schema }])),
+      damaged: l.damaged.map((d) => ({ schema: d.schema.id, error: d.error.toJSON() as Json })),
+      rejected: l.rejected.map((r) => ({ schema: r.schema, reason: r.reason })),
       scans: Object.fromEntries(l.scans.map((s) => [s.id, { offset: s.offset, text: s.text }])),
       sha256: l.sha256,
     })),
@@ -59,12 +70,16 @@ export function infoText(a: Analysis, verbose: boolean): string[] {
       lines.push(`${lead}(not decoded) ${l.codec ? `${l.codec.header ?? l.codec.plugin} stream of ${humanSize(l.from?.size ?? 0)}` : ''}`);
       continue;
     }
-    if (shown.length === 0) lines.push(`${lead}unrecognised data, ${humanSize(l.size)}`);
+    if (shown.length === 0) lines.push(`${lead}${l.damaged.length ? 'damaged' : 'unrecognised'} data, ${humanSize(l.size)}`);
     shown.forEach((d, i) => {
       const text = summaryOf(l, d);
       lines.push(`${i === 0 ? lead : '-> '}${text}`);
     });
+    for (const d of l.damaged) lines.push(`     damaged: ${d.schema.id} matches by its magic but cannot be read: ${d.error.describe()}`);
     if (verbose) {
+      for (const d of l.detections) lines.push(`     tried ${d.schema.id}: matches${d.refinedBy.length ? ` (refined by ${d.refinedBy.join(', ')})` : ''}`);
+      for (const r of l.rejected) lines.push(`     tried ${r.schema}: no: ${r.reason}`);
+      for (const [k, f] of Object.entries(l.facts)) lines.push(`     fact ${k} = ${typeof f.value === 'number' || typeof f.value === 'bigint' ? hexInt(f.value) : String(f.value)} (${f.schema})`);
       for (const r of l.regions) lines.push(`     region ${r.id}${r.name ? ` ${r.name}` : ''}: ${humanSize(r.size)} at ${hexInt(r.offset)}${r.codec ? ` (${r.codec})` : ''}`);
     }
     if (l.sha256) lines.push(`     sha256 ${l.sha256}`);

@@ -13,6 +13,9 @@ export interface DecodeOptions {
    * is still safe, only slower to fail.
    */
   readonly maxOutput: number;
+  /** Called once, when the decoder reaches the end of the (first) stream it decodes, with the number of
+   *  input bytes that stream occupied (header to end marker/trailer inclusive). */
+  readonly onStreamEnd?: (consumed: number) => void;
 }
 
 export interface Codec {

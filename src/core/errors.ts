@@ -107,6 +107,9 @@ export class LimitError extends KimgError {
   constructor(readonly limit: string, readonly value: number, where: ErrorWhere = {}) {
     super(`limit ${limit} (${value}) exceeded`, where, { expected: `at most ${value}` });
   }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), limit: this.limit, value: this.value };
+  }
 }
 
 /** The pipeline could not follow a layer: unknown codec, inner format mismatch, size mismatch. */

@@ -2,7 +2,7 @@
  * `extract`: write one layer's bytes (the decoded kernel by default), a stored payload as is, or a
  * named PE section, through an atomic output.
  */
-import { UsageError } from '../core/errors.js';
+import { LimitError, PipelineError, UsageError } from '../core/errors.js';
 import type { Kimg } from '../kimg.js';
 import type { Analysis, LayerReport, RegionInfo, Sink } from './pipeline.js';
 import { readFileRange } from './read.js';
@@ -75,9 +75,10 @@ async function extractInto(k: Kimg, input: string, target: ExtractTarget, out: O
     const index = target.kind === 'layer' ? target.index : last.index;
     const layer = layers[index];
     if (!layer) throw new UsageError(`--layer ${index}: the file has layers 0..${layers.length - 1}`, { file: input });
+    if (target.kind === 'innermost') refuseUnlessKernel(layer, input);
     if (decodedInto === index) return { analysis, what: describeLayer(layer), bytes: written };
     if (layer.origin === 'decoded') throw new UsageError(`layer ${index} was not produced`, { file: input });
-    await copyRegion(input, layerFileOffset(layers, index), layer.size, counting);
+    await copyRegion(input, layerFileOffset(layers, index), layer.size, counting, k.limits.maxDecodedSize);
     return { analysis, what: describeLayer(layer), bytes: written };
   }
 
@@ -86,7 +87,7 @@ async function extractInto(k: Kimg, input: string, target: ExtractTarget, out: O
     if (!encoded?.from || encoded.from.fileOffset === null) {
       throw new UsageError('--raw: nothing in this file is stored compressed', { file: input });
     }
-    await copyRegion(input, encoded.from.fileOffset, encoded.from.size, counting);
+    await copyRegion(input, encoded.from.fileOffset, encoded.from.size, counting, k.limits.maxDecodedSize);
     return { analysis, what: `stored payload of layer ${encoded.index - 1} (${encoded.codec?.header ?? encoded.codec?.plugin})`, bytes: written };
   }
 
@@ -95,8 +96,28 @@ async function extractInto(k: Kimg, input: string, target: ExtractTarget, out: O
     const names = [...new Set(layers.flatMap((l) => l.regions.filter((r) => r.name !== null).map((r) => r.name!)))];
     throw new UsageError(`no section named ${JSON.stringify(target.name)}${names.length ? ` (sections: ${names.join(', ')})` : ''}`, { file: input });
   }
-  await copyRegion(input, found.fileOffset!, found.size, counting);
+  await copyRegion(input, found.fileOffset!, found.size, counting, k.limits.maxDecodedSize);
   return { analysis, what: `section ${target.name}`, bytes: written };
+}
+
+/**
+ * A default extract writes "the kernel": only a layer kimg recognised and reached through the file's
+ * headers. The input itself, or bytes no schema names, would be a copy dressed up as an answer.
+ */
+function refuseUnlessKernel(layer: LayerReport, input: string): void {
+  if (layer.index === 0) {
+    const what = layer.detections[0]?.schema.title ?? 'unrecognised data';
+    throw new PipelineError('nothing-to-extract', `the file itself is the innermost layer (${what}): there is no inner kernel to extract`, { file: input, layer: 0 }, {
+      expected: 'a container (zboot, UKI, compressed stream) holding a kernel',
+      found: what,
+    });
+  }
+  if (!layer.detections.length) {
+    throw new PipelineError('nothing-to-extract', `layer ${layer.index} is not a recognised format, so kimg will not write it as the kernel (--layer ${layer.index} writes it on purpose)`, { file: input, layer: layer.index }, {
+      expected: 'a recognised kernel image',
+      found: 'unrecognised data',
+    });
+  }
 }
 
 function findSection(layers: readonly LayerReport[], name: string): RegionInfo | null {
@@ -119,6 +140,8 @@ function describeLayer(l: LayerReport): string {
   return `layer ${l.index} (${what}${l.codec ? `, decoded from ${l.codec.header ?? l.codec.plugin}` : ''})`;
 }
 
-async function copyRegion(input: string, offset: number, size: number, sink: Sink): Promise<void> {
+/** Copies a stored range; `max` (--max-size) bounds it as it bounds a decoded layer. */
+async function copyRegion(input: string, offset: number, size: number, sink: Sink, max: number): Promise<void> {
+  if (size > max) throw new LimitError('maxDecodedSize', max, { file: input, offset });
   for await (const chunk of readFileRange(input, offset, size)) await sink.write(chunk);
 }

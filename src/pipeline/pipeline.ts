@@ -20,7 +20,7 @@ import { formatValue, hexInt, humanSize, quoteBytes } from '../expr/format.js';
 import { isInt, truthy } from '../expr/values.js';
 import { renderSummary } from '../render/summary.js';
 import { rootScope } from '../schema/scope.js';
-import type { Detection, Engine, SchemaRegistry } from '../schema/registry.js';
+import type { Damage, DetectOutcome, Detection, Engine, Rejection, SchemaRegistry } from '../schema/registry.js';
 import type { CheckDef, CompiledExpr, RegionDecl, ScanDecl, SchemaDef } from '../types.js';
 import { readFileRange } from './read.js';
 import { StreamScanner, type ScanHit } from './scan.js';
@@ -58,6 +58,12 @@ export interface LayerReport {
   readonly codec: { readonly header: string | null; readonly plugin: string; readonly library: string } | null;
   /** Schemas that apply, most refined first. */
   readonly detections: readonly Detection[];
+  /** Schemas tried that do not apply, and why (for --verbose). */
+  readonly rejected: readonly Rejection[];
+  /** Schemas whose magic matched but which failed on this layer: the layer is damaged. */
+  readonly damaged: readonly Damage[];
+  /** Facts the layer's schemas state (`machine`), with the schema that stated each. */
+  readonly facts: Readonly<Record<string, { readonly value: unknown; readonly schema: string }>>;
   /** The layer's one-line description: the most refined schema's summary. */
   readonly summary: string | null;
   /** Every matching schema's summary (or title), by schema id. */
@@ -166,9 +172,10 @@ async function run(file: FileSource, path: string, o: PipelineOptions, a: Analys
   let cur: Current = { source: file, fileOffset: 0, origin: 'file', from: null, codec: null, expect: null, decoded: true, scans: [], sha256: null };
   for (let index = 0; ; index++) {
     if (index >= o.limits.maxLayers) throw new LimitError('maxLayers', o.limits.maxLayers, { layer: index });
-    const detections = detectLayer(cur, index, o);
+    const detected = detectLayer(cur, index, o);
+    const detections = detected.matches;
     const primary = detections[0] ?? null;
-    const regions = primary ? evaluateRegions(detections, cur, o.limits, index) : [];
+    const regions = primary && !detected.damaged.length ? evaluateRegions(detections, cur, o.limits, index) : [];
     const layer: LayerReport = {
       index,
       size: cur.source.size,
@@ -176,6 +183,9 @@ async function run(file: FileSource, path: string, o: PipelineOptions, a: Analys
       from: cur.from,
       codec: cur.codec,
       detections,
+      rejected: detected.rejected,
+      damaged: detected.damaged,
+      facts: detected.damaged.length ? {} : layerFacts(detections, cur.source.size, o.limits, index),
       summary: primary ? summarize(primary, cur.source.size, o.limits) : null,
       summaries: Object.fromEntries(detections.map((d) => [d.schema.id, summarize(d, cur.source.size, o.limits)])),
       regions,
@@ -185,6 +195,8 @@ async function run(file: FileSource, path: string, o: PipelineOptions, a: Analys
     };
     a.layers.push(layer);
     if (!cur.decoded) return;
+    if (detected.damaged.length) throw damagedError(detected.damaged[0]!, detections, index);
+    checkFacts(a, layer);
     for (const d of detections) {
       for (const c of d.result.checks) {
         a.checks.push({ layer: index, id: `${d.schema.id}:${c.path || c.id}`, status: c.ok ? 'ok' : c.severity, message: c.message || 'ok' });
@@ -200,12 +212,12 @@ async function run(file: FileSource, path: string, o: PipelineOptions, a: Analys
           cur = await decodeLayer(path, whole, codec, null, null, null, index + 1, o, a);
           continue;
         }
-        if (index === 0) {
-          throw new PipelineError('unrecognised', 'no schema and no codec recognises this file', { layer: 0 }, {
-            expected: `one of: ${o.registry.loader.listIds().join(', ')}; or a stream of ${o.codecs.names().join(', ')}`,
-            found: `${quoteBytes(cur.source.slice(0, Math.min(16, cur.source.size)))}…`,
-          });
-        }
+        // Every layer must be recognised: "gzip -> unrecognised data" is no answer.
+        const how = index === 0 ? 'this file' : `layer ${index} (${describeOrigin(cur)})`;
+        throw new PipelineError('unrecognised', `no schema${cur.fileOffset !== null ? ' and no codec' : ''} recognises ${how}`, { layer: index }, {
+          expected: `one of: ${o.registry.loader.listIds().join(', ')}${cur.fileOffset !== null ? `; or a stream of ${o.codecs.names().join(', ')}` : ''}`,
+          found: `${quoteBytes(cur.source.slice(0, Math.min(16, cur.source.size)))}${cur.source.size > 16 ? '…' : ''}`,
+        });
       }
       // The innermost layer: scan and hash it if it is a slice of the file (decoded ones were already).
       if (cur.fileOffset !== null && index > 0 && (o.scan || o.hash)) {
@@ -274,11 +286,11 @@ async function run(file: FileSource, path: string, o: PipelineOptions, a: Analys
   }
 }
 
-function detectLayer(cur: Current, index: number, o: PipelineOptions): Detection[] {
-  if (!cur.decoded) return [];
+function detectLayer(cur: Current, index: number, o: PipelineOptions): DetectOutcome {
+  if (!cur.decoded) return { matches: [], rejected: [], damaged: [] };
   if (cur.expect) {
     const got = o.registry.detect(cur.source, o.limits, o.engine, [cur.expect.schema]);
-    if (got.matches.length) return got.matches;
+    if (got.matches.length || got.damaged.length) return got;
     const actually = o.registry.detect(cur.source, o.limits, o.engine).matches.filter((m) => m.refinedBy.length === 0).map((m) => m.schema.id);
     const rule = cur.expect.schema.detect;
     const magic = rule?.magic.map((m) => `${quoteBytes(m.bytes)} at ${hexInt(m.at)}`).join(' and ') ?? '';
@@ -291,7 +303,71 @@ function detectLayer(cur: Current, index: number, o: PipelineOptions): Detection
       { layer: index, schema: cur.expect.schema.id },
       { expected: `${cur.expect.schema.title}${magic ? ` (${magic})` : ''}`, found: actually.length ? actually.join(' + ') : (foundMagic || 'unrecognised data') });
   }
-  return o.registry.detect(cur.source, o.limits, o.engine).matches;
+  return o.registry.detect(cur.source, o.limits, o.engine);
+}
+
+/** A schema claimed the layer by its magic and then failed: the layer is that format, damaged. */
+function damagedError(d: Damage, fallback: readonly Detection[], layer: number): KimgError {
+  const e = d.error;
+  if (e instanceof LimitError) return new LimitError(e.limit, e.value, { ...e.where, layer, schema: d.schema.id });
+  const magic = d.schema.detect?.magic.map((m) => `${quoteBytes(m.bytes)} at ${hexInt(m.at)}`).join(' and ') ?? '';
+  const instead = fallback.length ? `; only ${fallback.filter((f) => f.refinedBy.length === 0).map((f) => f.schema.id).join(' + ')} could be read` : '';
+  return new PipelineError('damaged', `${d.schema.id} (${d.schema.title}) matches by its magic${magic ? ` (${magic})` : ''} but is damaged: ${e.message}${instead}`,
+    { layer, schema: d.schema.id, ...(e.where.path !== undefined ? { path: e.where.path } : {}), ...(e.where.offset !== undefined ? { offset: e.where.offset } : {}) },
+    { ...(e.expected !== undefined ? { expected: e.expected } : {}), ...(e.found !== undefined ? { found: e.found } : {}), cause: e });
+}
+
+function describeOrigin(cur: Current): string {
+  if (cur.codec) return `decoded from ${cur.codec.header ?? cur.codec.plugin}`;
+  if (cur.from) return `region ${cur.from.id}${cur.from.name ? ` ${cur.from.name}` : ''} of ${cur.from.schema}`;
+  return cur.origin;
+}
+
+/** The facts every matching schema states about this layer; schemas of one layer must agree. */
+function layerFacts(detections: readonly Detection[], size: number, limits: Limits, layer: number): Record<string, { value: unknown; schema: string }> {
+  const out: Record<string, { value: unknown; schema: string }> = {};
+  for (const d of detections) {
+    if (!d.schema.facts.size) continue;
+    const scope = rootScope(d.result.value, size);
+    for (const [name, e] of d.schema.facts) {
+      const value = evalExpr(e, scope, limits, d.schema.id, layer);
+      if (value === null) continue;
+      const prior = out[name];
+      if (prior && !sameValue(prior.value, value)) {
+        throw new PipelineError('inconsistent-facts', `${prior.schema} and ${d.schema.id} disagree on ${name} for the same layer`, { layer, schema: d.schema.id, path: `facts.${name}` }, {
+          expected: `${formatValue(prior.value, 'hex')} (from ${prior.schema})`,
+          found: formatValue(value, 'hex'),
+        });
+      }
+      out[name] ??= { value, schema: d.schema.id };
+    }
+  }
+  return out;
+}
+
+/** Each fact a layer states must equal what the nearest outer layer stating it said. */
+function checkFacts(a: Analysis, layer: LayerReport): void {
+  for (const [name, fact] of Object.entries(layer.facts)) {
+    const outer = [...a.layers].reverse().find((l) => l !== layer && name in l.facts);
+    if (!outer) continue;
+    const said = outer.facts[name]!;
+    const id = `facts:${name}`;
+    if (sameValue(said.value, fact.value)) {
+      a.checks.push({ layer: layer.index, id, status: 'ok', message: `${name} ${formatValue(fact.value, 'hex')}, as layer ${outer.index} says` });
+      continue;
+    }
+    const message = `layer ${outer.index} (${said.schema}) says ${name} ${formatValue(said.value, 'hex')}, but layer ${layer.index} (${fact.schema}) is for ${formatValue(fact.value, 'hex')}`;
+    a.checks.push({ layer: layer.index, id, status: 'error', message });
+    throw new PipelineError('inconsistent-layers', message, { layer: layer.index, schema: fact.schema, path: `facts.${name}` }, {
+      expected: `${name} ${formatValue(said.value, 'hex')} (from layer ${outer.index}, ${said.schema})`,
+      found: formatValue(fact.value, 'hex'),
+    });
+  }
+}
+
+function sameValue(x: unknown, y: unknown): boolean {
+  if (isInt(x) && isInt(y)) return BigInt(x) === BigInt(y);
+  return x === y;
 }
 
 function mainRegion(schema: SchemaDef): RegionDecl | null {
@@ -419,6 +495,17 @@ async function decodeLayer(
   const sink = o.sinkFor?.(index) ?? null;
   const scanDecls: readonly ScanDecl[] = o.scan ? (expect ? expect.schema.scans : o.registry.all().flatMap((s) => s.scans)) : [];
   const r = await streamRange(path, region.fileOffset!, region.size, scanDecls, o.hash, { codec, sink, headSize: o.headSize }, o);
+  if (r.consumed !== null) {
+    // The codec found its stream's end before the region's: say what follows, as the native tools would.
+    const extra = region.size - r.consumed;
+    const at = (region.fileOffset ?? 0) + r.consumed;
+    a.checks.push({
+      layer: index,
+      id: 'trailing_data',
+      status: extra > 0 ? 'warning' : 'ok',
+      message: extra > 0 ? `${extra} bytes after the end of the ${codec.name} stream, at file offset ${hexInt(at)} (not decoded)` : 'the stream ends where the region does',
+    });
+  }
   if (expectedSize) {
     const total = BigInt(r.total);
     const got = expectedSize.modulo ? total % expectedSize.modulo : total;
@@ -449,6 +536,8 @@ async function decodeLayer(
 
 interface StreamResult {
   total: number;
+  /** Input bytes the decoded stream occupied, when the codec reports its end; null otherwise. */
+  consumed: number | null;
   head: Uint8Array | null;
   scans: ScanHit[];
   sha256: string | null;
@@ -481,7 +570,8 @@ export async function streamRange(
   }, decode === null);
   const max = o.limits.maxDecodedSize;
   let stream: AsyncIterable<Uint8Array> = input;
-  if (decode) stream = decode.codec.decode(input, { maxOutput: max });
+  let consumed: number | null = null;
+  if (decode) stream = decode.codec.decode(input, { maxOutput: max, onStreamEnd: (n) => { consumed ??= n; } });
   try {
     for await (const chunk of stream) {
       if (decode && total + chunk.length > max) {
@@ -511,7 +601,7 @@ export async function streamRange(
   if (decode && total === 0) {
     throw new DecodeError(`${decode.codec.name} stream decoded to nothing`, { offset }, { expected: 'a kernel image', found: '0 bytes' });
   }
-  return { total, head: head ? head.subarray(0, Math.min(total, headSize)) : null, scans: scanner.hits, sha256: hasher ? hasher.digest('hex') : null };
+  return { total, consumed, head: head ? head.subarray(0, Math.min(total, headSize)) : null, scans: scanner.hits, sha256: hasher ? hasher.digest('hex') : null };
 }
 
 function evalExpr(e: CompiledExpr, scope: Scope, limits: Limits, schema: string, layer: number): unknown {

@@ -175,7 +175,7 @@ export class SchemaLoader {
   }
 }
 
-const TOP_KEYS = ['$schema', 'kimg', 'id', 'title', 'description', 'endian', 'imports', 'root', 'detect', 'summary', 'enums', 'flags', 'types', 'regions', 'scans'];
+const TOP_KEYS = ['$schema', 'kimg', 'id', 'title', 'description', 'endian', 'imports', 'root', 'detect', 'summary', 'enums', 'flags', 'types', 'regions', 'scans', 'facts'];
 const TYPE_KEYS = ['doc', 'endian', 'fields', 'checks'];
 const FIELD_KEYS = ['id', 'doc', 'type', 'size', 'at', 'if', 'count', 'repeat', 'endian', 'enum', 'flags', 'bits', 'const', 'severity', 'message', 'hidden', 'value', 'on', 'cases', 'default', 'encoding'];
 const CHECK_KEYS = ['id', 'assert', 'message', 'severity'];
@@ -240,6 +240,10 @@ class SchemaBuilder {
       summary: top.has('summary') ? this.template(top.get('summary')!, rootNames) : null,
       regions: (top.get('regions')?.items() ?? []).map((n) => this.region(n, rootNames)),
       scans: (top.get('scans')?.items() ?? []).map((n) => this.scan(n)),
+      facts: new Map((top.get('facts')?.entries() ?? []).map(([name, keyNode, value]) => {
+        checkId(name, keyNode, 'fact');
+        return [name, this.expr(value, rootNames)] as const;
+      })),
     };
   }
 
@@ -429,7 +433,7 @@ class SchemaBuilder {
   }
 
   private detectRule(node: YNode, rootNames: ReadonlySet<string>): DetectRule {
-    const d = node.fields(['magic', 'when', 'refines']);
+    const d = node.fields(['magic', 'when', 'confirm', 'refines']);
     const magic: MagicRule[] = (d.get('magic')?.items() ?? []).map((mn) => {
       const m = mn.fields(['at', 'bytes']);
       const at = req(m, 'at', mn).int();
@@ -437,7 +441,14 @@ class SchemaBuilder {
       return { at, bytes: bytesOf(req(m, 'bytes', mn)) };
     });
     const refines = (d.get('refines')?.items() ?? []).map((r) => r.str());
-    return { magic, when: d.has('when') ? this.expr(d.get('when')!, rootNames) : null, refines };
+    const confirm = (d.get('confirm')?.items() ?? []).map((c) => {
+      const path = c.str();
+      const head = /^[a-z_][a-z0-9_]*/.exec(path)?.[0];
+      if (!head || !/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$/.test(path)) c.fail('bad-confirm', `detect.confirm entry '${path}' is not a field path (a.b.c)`);
+      if (!rootNames.has(head!)) c.fail('unknown-field', `detect.confirm names '${head}', which is not a field of the root type`, `fields: ${[...rootNames].join(', ')}`);
+      return path;
+    });
+    return { magic, when: d.has('when') ? this.expr(d.get('when')!, rootNames) : null, confirm, refines };
   }
 
   private region(node: YNode, rootNames: ReadonlySet<string>): RegionDecl {

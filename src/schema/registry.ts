@@ -3,7 +3,7 @@
  * Several can apply at once (a zboot file is MZ + PE + zboot); `refines` says which one to show.
  */
 import type { ByteSource } from '../core/bytes.js';
-import { KimgError } from '../core/errors.js';
+import { KimgError, LimitError, ParseError } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
 import { interpret, type ParseResult } from '../interp/interpreter.js';
 import { evaluate } from '../expr/evaluate.js';
@@ -21,14 +21,25 @@ export interface Detection {
 
 export interface Rejection {
   readonly schema: string;
-  /** Why it did not apply: a magic mismatch, a parse error, or `when` false. */
+  /** Why it did not apply: a magic mismatch, `when` false, or a `confirm` field that did not hold. */
   readonly reason: string;
+}
+
+/**
+ * A schema whose magic matched but which could not be read: its parse, a check, `when` or a limit failed
+ * after the format had claimed the input. Not a non-match: the input is that format, damaged.
+ */
+export interface Damage {
+  readonly schema: SchemaDef;
+  readonly error: KimgError;
 }
 
 export interface DetectOutcome {
   /** Every schema that applies, most refined first. */
   readonly matches: Detection[];
   readonly rejected: Rejection[];
+  /** Schemas that claimed the input by their magic and then failed on it. */
+  readonly damaged: Damage[];
 }
 
 /** A parser for a schema; the interpreter by default, the compiled engine when selected. */
@@ -61,20 +72,26 @@ export class SchemaRegistry {
   detect(source: ByteSource, limits: Limits, engine: Engine = interpreterEngine, candidates?: readonly SchemaDef[]): DetectOutcome {
     const matches: Detection[] = [];
     const rejected: Rejection[] = [];
+    const damaged: Damage[] = [];
     for (const schema of candidates ?? this.detectable()) {
-      const reason = this.tryDetect(schema, source, limits, engine, matches);
-      if (reason !== null) rejected.push({ schema: schema.id, reason });
+      const outcome = this.tryDetect(schema, source, limits, engine, matches);
+      if (typeof outcome === 'string') rejected.push({ schema: schema.id, reason: outcome });
+      else if (outcome !== null) damaged.push({ schema, error: outcome });
     }
     for (const m of matches) {
       for (const other of matches) if (other.schema.detect?.refines.includes(m.schema.id)) m.refinedBy.push(other.schema.id);
     }
     // Most refined first: those nobody refines, then the rest.
     matches.sort((a, b) => a.refinedBy.length - b.refinedBy.length);
-    return { matches, rejected };
+    return { matches, rejected, damaged };
   }
 
-  /** Returns null when the schema applies (pushing it to `into`), else why not. */
-  private tryDetect(schema: SchemaDef, source: ByteSource, limits: Limits, engine: Engine, into: Detection[]): string | null {
+  /**
+   * Returns null when the schema applies (pushing it to `into`), a reason when it does not, or the error
+   * when its magic matched but reading it failed (a damaged match). A failure is a non-match only where
+   * the schema says its identity is still being established: a field named in `detect.confirm`.
+   */
+  private tryDetect(schema: SchemaDef, source: ByteSource, limits: Limits, engine: Engine, into: Detection[]): string | KimgError | null {
     const rule = schema.detect;
     if (!rule) return 'declares no detection rule';
     for (const m of rule.magic) {
@@ -89,18 +106,27 @@ export class SchemaRegistry {
     try {
       result = engine(schema, source, { limits, layout: true });
     } catch (e) {
-      if (e instanceof KimgError) return e.describe();
-      throw e;
+      if (!(e instanceof KimgError)) throw e;
+      if (e instanceof ParseError && isConfirmField(rule.confirm, e.where.path)) return `not confirmed: ${e.describe()}`;
+      return e.locate({ schema: schema.id });
     }
     if (rule.when) {
+      let ok: boolean;
       try {
-        const ok = truthy(evaluate(rule.when.ast, rootScope(result.value, source.size), { steps: 0, maxSteps: limits.maxExprSteps }));
-        if (!ok) return `detect.when is false: ${rule.when.source}`;
+        ok = truthy(evaluate(rule.when.ast, rootScope(result.value, source.size), { steps: 0, maxSteps: limits.maxExprSteps }));
       } catch (e) {
-        return `detect.when failed: ${(e as Error).message}`;
+        if (e instanceof LimitError) return e.locate({ schema: schema.id, path: 'detect.when' });
+        return new ParseError('detect-when', `detect.when could not be evaluated: ${(e as Error).message}`, { schema: schema.id, path: 'detect.when' }, { expected: rule.when.source });
       }
+      if (!ok) return `detect.when is false: ${rule.when.source}`;
     }
     into.push({ schema, result, refinedBy: [] });
     return null;
   }
+}
+
+/** True when an error's field path is one of the confirm fields, or inside one (`pe.signature`, `sig[0]`). */
+function isConfirmField(confirm: readonly string[], path: string | undefined): boolean {
+  if (!path) return false;
+  return confirm.some((c) => path === c || path.startsWith(`${c}.`) || path.startsWith(`${c}[`));
 }
