@@ -242,6 +242,8 @@ export interface RegionDecl {
   readonly main: boolean;
   /** Expression giving the codec's name in the header (compress_type); null when stored as is. */
   readonly codec: CompiledExpr | null;
+  /** The codec is not named by the header: find it by the payload's magic (the codec plugins' sniffers). */
+  readonly codecByMagic: boolean;
   /** Header name -> codec plugin name. */
   readonly codecs: ReadonlyMap<string, string>;
   /** Expected decoded size (e.g. the le32 trailer), checked after decoding. */

@@ -80,6 +80,8 @@ test('corpus: every image in ../shared/corpus extracts byte-identical to its MAN
         const peMagic = a.checks.find((c) => c.id.endsWith('linux_pe_magic'));
         if (row.file.includes('linux6.1') || ['lzma', 'xzkern', 'lz4', 'lzo'].includes(row.compressType ?? '')) assert.equal(peMagic?.status, 'warning');
         else assert.equal(peMagic?.status, 'ok');
+      } else if (row.layers === 'bzImage > ELF vmlinux') {
+        assert.deepEqual(a.layers.map((l) => l.detections[0]?.schema.id), ['x86-bzimage', 'elf']);
       } else {
         assert.equal(a.layers.length, 1);
       }

@@ -242,7 +242,7 @@ async function run(file: FileSource, path: string, o: PipelineOptions, a: Analys
         found: hexInt(info.offset + info.size),
       });
     }
-    if (!main.codec && info.offset === 0 && info.size === cur.source.size) {
+    if (!main.codec && !main.codecByMagic && info.offset === 0 && info.size === cur.source.size) {
       // A stored region that is the whole layer would be the same layer again, forever.
       throw new PipelineError('region-loop', `region ${main.id} is the whole layer it belongs to, so following it would never end`, { schema: primary.schema.id, offset: 0 }, {
         expected: 'a region smaller than its layer',
@@ -251,15 +251,29 @@ async function run(file: FileSource, path: string, o: PipelineOptions, a: Analys
     }
     const expect = chooseInner(primary.schema, main, scope, o);
 
-    if (main.codec) {
-      const header = evaluateString(main.codec, scope, o.limits, primary.schema.id, index);
-      const pluginName = main.codecs.size ? main.codecs.get(header) : header;
-      const codec = pluginName !== undefined ? o.codecs.get(pluginName) : undefined;
-      if (!codec) {
-        throw new PipelineError('unknown-codec', `${main.codec.source} "${header}" names no known codec`, { schema: primary.schema.id, path: main.codec.source }, {
-          expected: main.codecs.size ? [...main.codecs.keys()].map((k) => `"${k}"`).join(', ') : o.codecs.names().join(', '),
-          found: JSON.stringify(header),
-        });
+    if (main.codec || main.codecByMagic) {
+      let header: string | null = null;
+      let codec: Codec | undefined;
+      if (main.codec) {
+        header = evaluateString(main.codec, scope, o.limits, primary.schema.id, index);
+        const pluginName = main.codecs.size ? main.codecs.get(header) : header;
+        codec = pluginName !== undefined ? o.codecs.get(pluginName) : undefined;
+        if (!codec) {
+          throw new PipelineError('unknown-codec', `${main.codec.source} "${header}" names no known codec`, { schema: primary.schema.id, path: main.codec.source }, {
+            expected: main.codecs.size ? [...main.codecs.keys()].map((k) => `"${k}"`).join(', ') : o.codecs.names().join(', '),
+            found: JSON.stringify(header),
+          });
+        }
+      } else {
+        // The header does not name the codec (an x86 bzImage): the payload's own magic does.
+        const regionSource = new SliceSource(cur.source, info.offset, info.size);
+        codec = sniff(regionSource, o.codecs) ?? undefined;
+        if (!codec) {
+          throw new PipelineError('unknown-codec', `no codec recognises the payload of region ${main.id} by its magic`, { schema: primary.schema.id, layer: index, offset: info.offset }, {
+            expected: `a stream of ${o.codecs.names().join(', ')}`,
+            found: `${quoteBytes(regionSource.slice(0, Math.min(8, info.size)))}`,
+          });
+        }
       }
       if (cur.fileOffset === null) {
         throw new PipelineError('nested-decode', `region ${main.id} of a decoded layer would need decoding again; kimg keeps only the head of decoded layers`, { layer: index });

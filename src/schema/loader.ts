@@ -179,7 +179,7 @@ const TOP_KEYS = ['$schema', 'kimg', 'id', 'title', 'description', 'endian', 'im
 const TYPE_KEYS = ['doc', 'endian', 'fields', 'checks'];
 const FIELD_KEYS = ['id', 'doc', 'type', 'size', 'at', 'if', 'count', 'repeat', 'endian', 'enum', 'flags', 'bits', 'const', 'severity', 'message', 'hidden', 'value', 'on', 'cases', 'default', 'encoding'];
 const CHECK_KEYS = ['id', 'assert', 'message', 'severity'];
-const REGION_KEYS = ['id', 'doc', 'each', 'name', 'offset', 'size', 'main', 'codec', 'codecs', 'expected_size', 'expected_size_modulo', 'inner', 'checks'];
+const REGION_KEYS = ['id', 'doc', 'each', 'name', 'offset', 'size', 'main', 'codec', 'codecs', 'expected_size', 'expected_size_modulo', 'inner', 'checks', 'codec_by_magic'];
 
 class SchemaBuilder {
   private id = '';
@@ -469,6 +469,7 @@ class SchemaBuilder {
     if (r.has('checks') && (r.get('main')?.bool() !== true || r.has('each'))) {
       r.get('checks')!.fail('key-not-allowed', "region checks run when the pipeline follows the region: only on the 'main: true' region");
     }
+    if (r.has('codec_by_magic') && r.has('codec')) r.get('codec_by_magic')!.fail('key-not-allowed', "a region has either 'codec' (named by the header) or 'codec_by_magic' (found by the payload's magic), not both");
     if (r.has('codecs') && !r.has('codec')) node.fail('missing-key', "a region with 'codecs' needs 'codec' (the expression naming the codec)");
     return {
       id: idNode.str(),
@@ -479,6 +480,7 @@ class SchemaBuilder {
       size: this.expr(req(r, 'size', node), rootNames),
       main: r.get('main')?.bool() ?? false,
       codec: r.has('codec') ? this.expr(r.get('codec')!, rootNames) : null,
+      codecByMagic: r.get('codec_by_magic')?.bool() ?? false,
       codecs,
       expectedSize: r.has('expected_size') ? this.expr(r.get('expected_size')!, rootNames) : null,
       expectedSizeModulo: r.has('expected_size_modulo') ? r.get('expected_size_modulo')!.int() : null,
