@@ -179,7 +179,7 @@ const TOP_KEYS = ['$schema', 'kimg', 'id', 'title', 'description', 'endian', 'im
 const TYPE_KEYS = ['doc', 'endian', 'fields', 'checks'];
 const FIELD_KEYS = ['id', 'doc', 'type', 'size', 'at', 'if', 'count', 'repeat', 'endian', 'enum', 'flags', 'bits', 'const', 'severity', 'message', 'hidden', 'value', 'on', 'cases', 'default', 'encoding'];
 const CHECK_KEYS = ['id', 'assert', 'message', 'severity'];
-const REGION_KEYS = ['id', 'doc', 'each', 'name', 'offset', 'size', 'main', 'codec', 'codecs', 'expected_size', 'expected_size_modulo', 'inner', 'checks', 'codec_by_magic'];
+const REGION_KEYS = ['id', 'doc', 'each', 'name', 'offset', 'size', 'main', 'codec', 'codec_by_magic', 'codecs', 'expected_size', 'expected_size_modulo', 'inner', 'checks'];
 
 class SchemaBuilder {
   private id = '';

@@ -8,10 +8,15 @@
  *  pipeline: the input written to a temp file, then `analyze` as `kimg info` runs it (decode, scan,
  *            hash) and `extract` into an AtomicFile as `kimg extract` runs it. Anything thrown that is
  *            not a KimgError is a crasher; extract must end in an output file, or in a KimgError with
- *            no output file and no `.kimg-*` temporary left behind.
+ *            no output file and no `.kimg-*` temporary left behind. Verdicts (issue 8): `ok` implies every
+ *            layer was recognised; a default extract never writes the input back out; info and a default
+ *            extract agree (extract succeeds exactly when info is ok and there is an inner layer); a
+ *            byte flipped inside a gzip/xz/bzip2 stream (CRC-checked) never yields ok with other output.
  * Hangs and memory blow-ups are caught by the campaign (./campaign.ts) around the worker.
  */
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { verdictOk } from '../../src/cli/report.js';
+import type { Analysis } from '../../src/pipeline/pipeline.js';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parseCompiled } from '../../src/codegen/compile.js';
@@ -27,7 +32,7 @@ import type { Plan } from './mutate.js';
 
 /** A finding: the oracle said no. `signature` groups findings with one cause. */
 export class Finding extends Error {
-  constructor(readonly kind: 'crash' | 'mismatch' | 'extract-output' | 'extract-temp' | 'memory' | 'hang', message: string, readonly signature: string, readonly detail: string) {
+  constructor(readonly kind: 'crash' | 'mismatch' | 'extract-output' | 'extract-temp' | 'verdict' | 'memory' | 'hang', message: string, readonly signature: string, readonly detail: string) {
     super(message);
   }
 }
@@ -169,8 +174,10 @@ export function pipelineTarget(dir: string, beat: () => void = () => {}): Pipeli
       try {
         // kimg info --sha256
         let label: string;
+        let analysis: Analysis;
         try {
           const a = await k.analyze(input, { decode: true, scan: true, hash: true });
+          analysis = a;
           if (a.error !== null && !(a.error instanceof KimgError)) throw crashFinding('analyze', a.error);
           label = a.error ? `info:${a.error.code}` : `info:ok:${a.layers.length}`;
         } catch (e) {
@@ -197,6 +204,7 @@ export function pipelineTarget(dir: string, beat: () => void = () => {}): Pipeli
         } else if (!existsSync(out)) {
           throw new Finding('extract-output', `extract(${target.kind}) succeeded without an output file`, `extract-output:${target.kind}:none`, '');
         }
+        await checkVerdicts(k, input, bytes, out, analysis, target, failed as KimgError | null);
         return `${label} extract:${failed ? (failed as KimgError).code : 'ok'}`;
       } finally {
         rmSync(input, { force: true });
@@ -204,4 +212,35 @@ export function pipelineTarget(dir: string, beat: () => void = () => {}): Pipeli
       }
     },
   };
+}
+
+const CRC_CHECKED = new Set(['gzip', 'xz', 'bzip2']);
+
+async function checkVerdicts(k: Kimg, input: string, bytes: Uint8Array, out: string, a: Analysis, target: ExtractTarget, failed: KimgError | null): Promise<void> {
+  const ok = verdictOk(a);
+  const verdict = (what: string, detail: string): Finding => new Finding('verdict', what, `verdict:${what}`, detail);
+  if (ok) {
+    for (const l of a.layers) {
+      const byCodec = l.index === 0 && a.layers[1]?.codec !== null && a.layers[1]?.codec !== undefined && a.layers[1]?.from?.schema === '(none)';
+      if (!l.detections.length && !byCodec) throw verdict('ok-with-unrecognised-layer', `layer ${l.index} unrecognised but info is ok`);
+    }
+  }
+  if (target.kind !== 'innermost') return;
+  if (!failed) {
+    const written = readFileSync(out);
+    if (Buffer.compare(written, bytes) === 0) throw verdict('extract-wrote-input', `a default extract wrote the input back out (${bytes.length} bytes)`);
+    if (!ok) throw verdict('extract-ok-info-not', `extract succeeded but info is not ok: ${a.error?.describe() ?? JSON.stringify(a.checks.filter((c) => c.status === 'error'))}`);
+  } else if (ok && failed.code !== 'nothing-to-extract') {
+    throw verdict('info-ok-extract-failed', `info is ok but extract failed: ${failed.describe()}`);
+  }
+  // A byte flipped inside a CRC-checked stream: never ok with different output.
+  const decoded = a.layers[1];
+  if (!ok || !decoded?.codec || !CRC_CHECKED.has(decoded.codec.plugin) || decoded.from?.fileOffset == null || decoded.from.size < 16) return;
+  const flipped = Uint8Array.from(bytes);
+  const at = decoded.from.fileOffset + (decoded.from.size >> 1);
+  flipped[at] = flipped[at]! ^ 0x5a;
+  writeFileSync(input, flipped);
+  const b = await k.analyze(input, { decode: true, scan: false, hash: true });
+  const last = (x: Analysis): string | null => x.layers[x.layers.length - 1]?.sha256 ?? null;
+  if (verdictOk(b) && last(b) !== last(a)) throw verdict('flip-in-checked-stream-ok', `byte ${at} flipped inside the ${decoded.codec.plugin} stream, and info is still ok with other output`);
 }
