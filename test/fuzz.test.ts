@@ -82,3 +82,44 @@ test(`pipeline fuzz: info (decode, scan, hash) and extract into an AtomicFile ($
   assert.ok(Object.keys(s.tally).some((k) => k.startsWith('info:ok:2')), 'some inputs decoded to an Image');
   assert.ok(Object.keys(s.tally).some((k) => k.includes(':decode')), 'some inputs gave a codec error');
 });
+
+// The verdict oracle must be able to say no: fed analyses that break each rule, it reports a finding.
+test('fuzz verdict oracle: catches ok with an unrecognised layer, an extract that writes the input, info/extract disagreeing', async () => {
+  const { mkdtempSync, writeFileSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { gzipSync } = await import('node:zlib');
+  const { Kimg } = await import('../src/kimg.js');
+  const { checkVerdicts, Finding } = await import('./fuzz/targets.js');
+  const { SAMPLES } = await import('./helpers.js');
+  const dir = mkdtempSync(join(tmpdir(), 'kimg-oracle-'));
+  try {
+    const k = new Kimg();
+    const input = join(dir, 'in');
+    const out = join(dir, 'out');
+    const text = gzipSync(Buffer.from('just text, not a kernel '.repeat(100)));
+    writeFileSync(input, text);
+    const a = await k.analyze(input, { hash: true });
+    assert.ok(a.error, 'gzip of text is an error');
+    // a pipeline that forgot to call it an error
+    const lying = { ...a, error: null };
+    await assert.rejects(checkVerdicts(k, input, text, out, lying, { kind: 'layer', index: 1 }, null), (e: unknown) => e instanceof Finding && e.signature === 'verdict:ok-with-unrecognised-layer');
+    // an extract that "succeeded" by copying the input
+    const image = readFileSync(join(SAMPLES, 'riscv-gzip.Image'));
+    writeFileSync(input, image);
+    writeFileSync(out, image);
+    const b = await k.analyze(input);
+    await assert.rejects(checkVerdicts(k, input, image, out, b, { kind: 'innermost' }, null), (e: unknown) => e instanceof Finding && e.signature === 'verdict:extract-wrote-input');
+    // info ok but extract failed for another reason than "nothing to extract"
+    const { PipelineError } = await import('../src/core/errors.js');
+    const zb = readFileSync(join(SAMPLES, 'arm64-gzip.efi'));
+    writeFileSync(input, zb);
+    const c = await k.analyze(input, { hash: true });
+    await assert.rejects(checkVerdicts(k, input, zb, out, c, { kind: 'innermost' }, new PipelineError('x', 'x')), (e: unknown) => e instanceof Finding && e.signature === 'verdict:info-ok-extract-failed');
+    // the genuine answers pass
+    writeFileSync(out, readFileSync(input).subarray(0, 10));
+    await checkVerdicts(k, input, zb, out, c, { kind: 'innermost' }, null);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

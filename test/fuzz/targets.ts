@@ -216,7 +216,7 @@ export function pipelineTarget(dir: string, beat: () => void = () => {}): Pipeli
 
 const CRC_CHECKED = new Set(['gzip', 'xz', 'bzip2']);
 
-async function checkVerdicts(k: Kimg, input: string, bytes: Uint8Array, out: string, a: Analysis, target: ExtractTarget, failed: KimgError | null): Promise<void> {
+export async function checkVerdicts(k: Kimg, input: string, bytes: Uint8Array, out: string, a: Analysis, target: ExtractTarget, failed: KimgError | null): Promise<void> {
   const ok = verdictOk(a);
   const verdict = (what: string, detail: string): Finding => new Finding('verdict', what, `verdict:${what}`, detail);
   if (ok) {
