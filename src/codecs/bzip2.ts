@@ -1,78 +1,68 @@
 import type { Codec, DecodeOptions } from './types.js';
 import { CodecError } from './errors.js';
-import { ByteReader } from './_util.js';
+import { Bzip2Decoder, Bzip2FormatError, NeedInput } from './bzip2-decoder.js';
 
 /**
- * bzip2 stream(s) (x86 bzImage with CONFIG_KERNEL_BZIP2; never offered for zboot). Library: unbzip2-stream
- * (pure JS, a true streaming decoder: memory is bounded by the 900 kB block size).
+ * bzip2 stream (x86 bzImage with CONFIG_KERNEL_BZIP2; never offered for zboot). Library: kimg's own
+ * pull-based decoder (./bzip2-decoder.ts; why no npm decoder: docs/codecs.md). Output comes in chunks
+ * of at most OUT_CHUNK bytes, so decoding stops right after `maxOutput` and memory stays bounded by the
+ * 900 kB block size whatever the stream expands to.
  *
- * Trailing data: unbzip2-stream decodes concatenated bzip2 streams; after the end-of-stream marker it looks
- * for another "BZh" header and reports an error if the next bytes are something else. We treat that
- * "No magic number found" error, which it raises only after a completed stream whose CRC it checked, as the
- * end of data, so a
- * kernel's le32 size trailer after the stream is ignored.
+ * Trailing data: like the kernel's lib/decompress_bunzip2.c, one stream is decoded, up to its
+ * end-of-stream marker and combined CRC; what follows (the kernel's le32 size word, another stream) is
+ * reported through onStreamEnd, not decoded.
  */
 export const bzip2: Codec = {
   name: 'bzip2',
-  description: 'bzip2 stream(s) (x86 bzImage payloads)',
-  library: 'unbzip2-stream@1.4.3',
-  sniff: (head) => head.length >= 4 && head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68 && head[3]! >= 0x31 && head[3]! <= 0x39,
+  description: 'bzip2 stream (x86 bzImage payloads)',
+  library: 'kimg bzip2-decoder (TypeScript)',
+  // "BZh1".."BZh9", then a block header or the end-of-stream marker (an empty stream).
+  sniff: (head) =>
+    head.length >= 10 && head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68 && head[3]! >= 0x31 && head[3]! <= 0x39 &&
+    ((head[4] === 0x31 && head[5] === 0x41 && head[6] === 0x59 && head[7] === 0x26 && head[8] === 0x53 && head[9] === 0x59) ||
+      (head[4] === 0x17 && head[5] === 0x72 && head[6] === 0x45 && head[7] === 0x38 && head[8] === 0x50 && head[9] === 0x90)),
   decode: decodeBzip2,
 };
 
-interface Through {
-  write(c: Uint8Array): boolean;
-  end(): void;
-  destroy?(): void;
-  on(ev: string, f: (...a: any[]) => void): void;
-}
+const OUT_CHUNK = 256 * 1024;
 
 async function* decodeBzip2(source: AsyncIterable<Uint8Array>, options: DecodeOptions): AsyncGenerator<Uint8Array> {
-  let make: () => Through;
-  try {
-    make = ((await import('unbzip2-stream')) as unknown as { default: () => Through }).default;
-  } catch (e) {
-    throw new CodecError('bzip2', `bzip2: cannot load decoder (unbzip2-stream): ${(e as Error).message}`, undefined, { cause: e });
-  }
-  const r = new ByteReader(source);
-  const t = make();
-  const queue: Uint8Array[] = [];
-  let error: unknown;
+  const it = source[Symbol.asyncIterator]();
+  const d = new Bzip2Decoder();
   let ended = false;
-  t.on('data', (c: Uint8Array) => queue.push(c));
-  t.on('error', (e: unknown) => (error ??= e));
-  t.on('end', () => (ended = true));
   let produced = 0;
+  const pull = async (): Promise<void> => {
+    const r = await it.next();
+    if (r.done) ended = true;
+    else d.push(r.value);
+  };
   try {
     for (;;) {
-      const at = r.offset;
-      const c = await r.chunk(64 * 1024);
-      // unbzip2-stream decodes synchronously inside write()/end(): output and errors are queued right here.
+      while (!ended && d.buffered < d.lookahead) await pull();
+      const out = new Uint8Array(OUT_CHUNK);
+      let n: number;
       try {
-        if (c) t.write(Buffer.from(c));
-        else t.end();
+        n = d.read(out);
       } catch (e) {
-        error ??= e;
+        if (e instanceof NeedInput) {
+          if (ended) throw new CodecError('bzip2', `bzip2: stream truncated at input offset ${d.offset + d.buffered}`, d.offset + d.buffered);
+          await pull();
+          continue;
+        }
+        if (e instanceof Bzip2FormatError) throw new CodecError('bzip2', `bzip2: ${e.message} (near input offset ${e.offset})`, e.offset, { cause: e });
+        throw e;
       }
-      while (queue.length) {
-        const o = queue.shift()!;
-        produced += o.length;
-        yield o;
+      if (n > 0) {
+        produced += n;
+        yield out.subarray(0, n);
         if (produced > options.maxOutput) return;
       }
-      if (error) {
-        // Raised only when looking for a following stream's header, i.e. after a complete, CRC-checked stream.
-        if (produced > 0 && error instanceof Error && error.message === 'No magic number found') return;
-        const msg = error instanceof Error ? error.message : String(error);
-        throw new CodecError('bzip2', `bzip2: ${msg} (input chunk at offset ${at})`, at, { cause: error });
-      }
-      if (!c) {
-        if (!ended && produced === 0) throw new CodecError('bzip2', 'bzip2: no data decoded (truncated stream?)', at);
+      if (d.done) {
+        options.onStreamEnd?.(d.consumed!);
         return;
       }
     }
   } finally {
-    t.destroy?.();
-    await r.close();
+    await it.return?.();
   }
 }

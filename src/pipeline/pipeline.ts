@@ -117,6 +117,9 @@ export interface PipelineOptions {
 
 export const DEFAULT_HEAD_SIZE = 1 << 20;
 
+/** Longest run of decoding without yielding to the event loop (signals are handled between turns). */
+const EVENT_LOOP_TURN_MS = 25;
+
 /**
  * Decoded chunks are garbage as soon as they are written, but V8 collects array buffers only when their
  * total has grown a lot, so RSS would climb by tens of MiB per image. A minor collection every few MiB
@@ -130,7 +133,7 @@ function collectGarbage(): void {
       v8.setFlagsFromString('--expose-gc');
       const gc = vm.runInNewContext('gc') as (opts?: { type: 'minor' | 'major' }) => void;
       // Mostly cheap minor collections; every fourth a major one, for decoders whose many small
-      // chunks survive into the old generation (unbzip2-stream).
+      // chunks survive into the old generation.
       let n = 0;
       minorGc = () => gc({ type: ++n % 4 === 0 ? 'major' : 'minor' });
     } catch {
@@ -586,8 +589,15 @@ export async function streamRange(
   let stream: AsyncIterable<Uint8Array> = input;
   let consumed: number | null = null;
   if (decode) stream = decode.codec.decode(input, { maxOutput: max, onStreamEnd: (n) => { consumed ??= n; } });
+  // Decoders resolve through microtasks only while they need no input (a bomb of zeros): give the event
+  // loop a turn every few tens of ms so that SIGINT/SIGTERM/SIGHUP and timers are handled during any decode.
+  let turnAt = Date.now();
   try {
     for await (const chunk of stream) {
+      if (Date.now() - turnAt >= EVENT_LOOP_TURN_MS) {
+        await new Promise<void>((resolveTurn) => setImmediate(resolveTurn));
+        turnAt = Date.now();
+      }
       if (decode && total + chunk.length > max) {
         throw new LimitError('maxDecodedSize', max, { offset: offset + inputDone });
       }
