@@ -121,7 +121,8 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   }
   const [first, ...afterCommand] = argv.slice(k);
   const rest = [...leading, ...afterCommand];
-  if (first === undefined || first === '--help' || first === '-h' || first === 'help') return { kind: 'help', text: mainHelp() };
+  if (first === undefined || first === '--help' || first === '-h') return { kind: 'help', text: mainHelp() };
+  if (first === 'help') return { kind: 'help', text: helpTopic(afterCommand) };
   if (first === '--version' || first === '-V') return { kind: 'version' };
   const command = COMMANDS.find((c) => c.name === first);
   if (!command) throw new UsageError(`unknown command '${first}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
@@ -151,6 +152,14 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   return { kind: 'run', parsed: { command, values, positionals } };
 }
 
+/** `kimg help` alone is the top-level help; `kimg help CMD` is CMD's own help, as `kimg CMD --help`. */
+function helpTopic(topic: readonly string[]): string {
+  if (topic.length === 0) return mainHelp();
+  const command = COMMANDS.find((c) => c.name === topic[0]);
+  if (!command || topic.length > 1) throw new UsageError(`help: expected at most one command name (commands: ${COMMANDS.map((c) => c.name).join(', ')}), got ${topic.map((t) => `'${t}'`).join(' ')}`);
+  return commandHelp(command);
+}
+
 function given(values: Values, name: string): boolean {
   const v = values[name];
   return v !== undefined && v !== false;
@@ -169,7 +178,7 @@ function mainHelp(): string {
     ...COMMANDS.map((c) => `  kimg ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Options:',
-    '  -h, --help     show help (kimg <command> --help for a command\'s options)',
+    '  -h, --help     show help (kimg help <command> or kimg <command> --help for a command\'s options)',
     '  -V, --version  show the version',
     '',
     EXIT_CODES,

@@ -92,6 +92,7 @@ export async function* liblzmaDecode(codec: string, kind: 'xz' | 'auto', source:
   const inPtr = m._malloc(IN);
   let produced = 0;
   let consumedBefore = 0;
+  let lastBreath = performance.now();
   try {
     for (;;) {
       const chunk = await reader.chunk(IN);
@@ -110,7 +111,18 @@ export async function* liblzmaDecode(codec: string, kind: 'xz' | 'auto', source:
           yield m.HEAPU8.slice(outPtr, outPtr + n);
           if (produced > options.maxOutput) return;
         }
-        if (ret === LZMA_STREAM_END) return; // trailing bytes, if any, stay unread
+        // Each _lzma_code call is at most 1 MiB of output (a few ms); yielding to the event loop every
+        // ~50 ms lets timers and signal handlers run even when the consumer never waits on I/O.
+        if (performance.now() - lastBreath > 50) {
+          await new Promise((resolve) => setImmediate(resolve));
+          lastBreath = performance.now();
+        }
+        if (ret === LZMA_STREAM_END) {
+          // Like the kernel's xz_dec_run (no XZ_DEC_CONCATENATED) and unlzma: the first stream ends at its
+          // footer / end marker; stream padding and anything after it are trailing data, left unread.
+          options.onStreamEnd?.(consumedBefore + len - strm.availIn);
+          return;
+        }
         if (ret !== LZMA_OK) {
           const at = consumedBefore + len - strm.availIn;
           const what = ret === 10 || (ret === 9 && !chunk) ? `stream truncated (${LZMA_ERRORS[ret]})` : (LZMA_ERRORS[ret] ?? `liblzma error ${ret}`);

@@ -19,14 +19,30 @@ export const lzma: Codec = {
   decode: decodeLzma,
 };
 
-/** Properties byte < 225 (lc/lp/pb), dictionary a sane size, uncompressed size unknown or < 2^48. */
+/**
+ * LZMA-alone has no magic, so claim only what xz and the kernel would write: properties byte < 225 with
+ * lc + lp <= 4 (the kernel's and liblzma's LZMA1 limit), a dictionary that is a power of two or
+ * 2^n + 2^(n-1) (the only sizes xz's presets and --lzma1=dict= round to) within 4 KiB..1.5 GiB, and an
+ * uncompressed size that is unknown (all ones) or below 2^40. An ELF header or random bytes fail this.
+ */
 export function isLzmaAloneHeader(head: Uint8Array): boolean {
-  if (head.length < 13 || head[0]! >= 225) return false;
+  if (head.length < 13) return false;
+  const props = head[0]!;
+  if (props >= 9 * 5 * 5) return false;
+  const lc = props % 9;
+  const lp = Math.floor(props / 9) % 5;
+  if (lc + lp > 4) return false;
   const dict = (head[1]! | (head[2]! << 8) | (head[3]! << 16) | (head[4]! << 24)) >>> 0;
-  if (dict < 4096 || dict > 0x60000000) return false;
+  if (dict < 4096 || dict > 0x60000000 || !isXzDictionarySize(dict)) return false;
   let allOnes = true;
   for (let i = 5; i < 13; i++) if (head[i] !== 0xff) allOnes = false;
-  return allOnes || (head[11] === 0 && head[12] === 0);
+  return allOnes || (head[10] === 0 && head[11] === 0 && head[12] === 0);
+}
+
+/** 2^n or 2^n + 2^(n-1). */
+function isXzDictionarySize(dict: number): boolean {
+  const top = 2 ** Math.floor(Math.log2(dict));
+  return dict === top || dict === top + top / 2;
 }
 
 async function* decodeLzma(source: AsyncIterable<Uint8Array>, options: DecodeOptions): AsyncGenerator<Uint8Array> {
