@@ -17,6 +17,7 @@ import type { Parsed, Values } from './args.js';
 import { EXIT } from './exit.js';
 import { dumpJson, dumpText, infoJson, infoText, parseJson, parseText, verdictOk } from './report.js';
 import { Progress } from './progress.js';
+import { writeLine } from './terminal.js';
 
 function kimgFrom(v: Values, extraLimits: Partial<Limits> = {}): Kimg {
   const envPath = process.env['KIMG_SCHEMA_PATH']?.split(delimiter).filter(Boolean) ?? [];
@@ -112,7 +113,7 @@ async function extractCommand(v: Values, file: string): Promise<number> {
   const r = await extract(k, file, target, sink, { eagerGc: true, ...(progress ? { onProgress: (d: number, t: number) => progress.update(d, t) } : {}) });
   progress?.done();
   if (v['json']) printJsonTo(process.stderr, { written: r.bytes, what: r.what, output });
-  else if (!toStdout || v['verbose']) process.stderr.write(`kimg: wrote ${r.what}, ${r.bytes} bytes (${humanSize(r.bytes)}) to ${toStdout ? 'stdout' : output}\n`);
+  else if (!toStdout || v['verbose']) writeLine(process.stderr, `kimg: wrote ${r.what}, ${r.bytes} bytes (${humanSize(r.bytes)}) to ${toStdout ? 'stdout' : output}`);
   return EXIT.ok;
 }
 
@@ -143,12 +144,14 @@ function parseSize(text: string): number {
   return v;
 }
 
+/** Every stdout line of text mode goes through here (JSON is escaped by stringifyJson). */
 function out(line: string): void {
-  process.stdout.write(line + '\n');
+  writeLine(process.stdout, line);
 }
 
 function printJson(v: Parameters<typeof stringifyJson>[0]): void {
-  out(stringifyJson(v));
+  // Not through out(): indented JSON has newlines of its own, and stringifyJson escapes every control.
+  process.stdout.write(stringifyJson(v) + '\n');
 }
 
 function printParse(k: Kimg, schemaRef: string, file: string, offset: number, json: boolean, offsets: boolean): void {
@@ -160,7 +163,7 @@ function printParse(k: Kimg, schemaRef: string, file: string, offset: number, js
     else {
       out(`${file}: ${schema.id} (${schema.title}) at 0x${offset.toString(16)}`);
       for (const l of parseText(r)) out(l);
-      for (const c of r.checks.filter((x) => !x.ok)) process.stderr.write(`kimg: ${c.severity}: ${c.path}: ${c.message}\n`);
+      for (const c of r.checks.filter((x) => !x.ok)) writeLine(process.stderr, `kimg: ${c.severity}: ${c.path}: ${c.message}`);
     }
   } catch (e) {
     if (e instanceof KimgError) throw e.locate({ file });
