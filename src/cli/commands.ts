@@ -10,7 +10,7 @@ import { LIMIT_NAMES, type Limits } from '../core/limits.js';
 import { Kimg } from '../kimg.js';
 import { stringifyJson } from '../render/json.js';
 import { humanSize, quoteBytes } from '../expr/format.js';
-import { AtomicFile, StdoutSink } from '../pipeline/output.js';
+import { openOutput, StdoutSink } from '../pipeline/output.js';
 import { printJsonTo } from './report-error.js';
 import { extract, type ExtractTarget, type Output } from '../pipeline/extract.js';
 import type { Parsed, Values } from './args.js';
@@ -108,7 +108,7 @@ async function extractCommand(v: Values, file: string): Promise<number> {
   if (output === null) throw new UsageError('name an output: -o FILE, or -o - for stdout (kimg does not write binary data to a terminal)');
   const toStdout = output === '-';
   new FileSource(file).close(); // an unreadable input is an I/O error before anything is created
-  const sink: Output = toStdout ? stdoutOutput() : new AtomicFile(output, Boolean(v['force']), [realpathOrSelf(file)]);
+  const sink: Output = toStdout ? stdoutOutput() : openOutput(output, Boolean(v['force']), [realpathOrSelf(file)]);
   const progress = Progress.forStderr();
   const r = await extract(k, file, target, sink, { eagerGc: true, ...(progress ? { onProgress: (d: number, t: number) => progress.update(d, t) } : {}) });
   progress?.done();
