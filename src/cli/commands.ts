@@ -159,6 +159,7 @@ function printParse(k: Kimg, schemaRef: string, file: string, offset: number, js
   const src = new FileSource(file);
   try {
     const r = k.parse(schema, src, { offset, layout: true });
+    src.assertUnchanged();
     if (json) printJson({ file, schema: schema.id, offset, value: parseJson(r, offsets), checks: r.checks.filter((c) => !c.ok).map((c) => ({ id: c.id, path: c.path, severity: c.severity, message: c.message })) });
     else {
       out(`${file}: ${schema.id} (${schema.title}) at 0x${offset.toString(16)}`);

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { IoError } from './errors.js';
 
 /**
@@ -37,21 +37,65 @@ export class BufferSource implements ByteSource {
 
 const PAGE = 64 * 1024;
 
-/** Reads a file on demand through one sliding window; never the whole file. */
+/** What a non-regular file is, in words for an error message. */
+function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+/**
+ * Reads a file on demand through one sliding window; never the whole file. Only regular files: the
+ * open is non-blocking, so a FIFO without a writer is refused at once instead of hanging in open(),
+ * and a device is refused before any read (its "size" means nothing).
+ */
 export class FileSource implements ByteSource {
   readonly size: number;
+  /** Modification time (ns) when opened, for assertUnchanged(). */
+  readonly mtimeNs: bigint;
+  private readonly identity: string;
   private fd: number | null;
   private current: Window = { bytes: new Uint8Array(0), view: new DataView(new ArrayBuffer(0)), base: 0 };
 
   constructor(readonly path: string) {
+    let fd: number;
     try {
-      this.fd = openSync(path, 'r');
-      const st = fstatSync(this.fd);
-      if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
-      this.size = st.size;
+      fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (e) {
       throw ioError(e, path, 'open');
     }
+    this.fd = fd;
+    const st = fstatSync(fd, { bigint: true });
+    if (!st.isFile()) {
+      this.close();
+      throw new IoError('not-a-file', `cannot read ${path}: it is ${fileKind(st)}; kimg reads regular files only`, { file: path });
+    }
+    this.size = Number(st.size);
+    this.mtimeNs = st.mtimeNs;
+    this.identity = `${st.dev}:${st.ino}`;
+  }
+
+  /**
+   * Throws if the file's size or modification time differ from when it was opened: what was read may
+   * mix two versions of the file, so no answer drawn from it can be trusted.
+   */
+  assertUnchanged(): void {
+    if (this.fd === null) throw new IoError('closed', 'file already closed', { file: this.path });
+    const st = fstatSync(this.fd, { bigint: true });
+    const changes: string[] = [];
+    if (Number(st.size) !== this.size) changes.push(`size ${this.size} → ${st.size} bytes`);
+    if (st.mtimeNs !== this.mtimeNs) changes.push(`mtime ${nsIso(this.mtimeNs)} → ${nsIso(st.mtimeNs)}`);
+    // Parts of the pipeline reopen the file by name: a file renamed over it counts as a change too.
+    try {
+      const now = statSync(this.path, { bigint: true });
+      if (`${now.dev}:${now.ino}` !== this.identity) changes.push('replaced by another file');
+    } catch (e) {
+      changes.push(`no longer readable by its name (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (changes.length) throw new IoError('changed', `the file changed while being read: ${changes.join(', ')}`, { file: this.path }, undefined);
   }
 
   window(offset: number, length: number): Window {
@@ -90,6 +134,10 @@ export class FileSource implements ByteSource {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
+}
+
+function nsIso(ns: bigint): string {
+  return `${new Date(Number(ns / 1_000_000n)).toISOString().slice(0, -1)}${(ns % 1_000_000n).toString().padStart(6, '0')}Z`;
 }
 
 export function ioError(e: unknown, path: string, what: string): IoError {
