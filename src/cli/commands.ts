@@ -96,7 +96,7 @@ export async function run({ command, values: v, positionals: p }: Parsed): Promi
 }
 
 async function extractCommand(v: Values, file: string): Promise<number> {
-  const k = kimgFrom(v, { maxDecodedSize: parseSize(v['max-size'] as string) });
+  const k = kimgFrom(v, { maxDecodedSize: parseNumber(v['max-size'] as string, '--max-size') });
   const target: ExtractTarget = v['raw']
     ? { kind: 'raw' }
     : v['section'] !== undefined
@@ -125,23 +125,28 @@ function parseLayer(text: string): number {
 function parseLimits(specs: readonly string[]): Partial<Limits> {
   const out: Record<string, number> = {};
   for (const spec of specs) {
-    const m = /^([A-Za-z]+)=(\d+)$/.exec(spec);
+    const m = /^([A-Za-z]+)=(.*)$/.exec(spec);
     if (!m || !(LIMIT_NAMES as string[]).includes(m[1]!)) {
       throw new UsageError(`--limit ${spec}: expected NAME=NUMBER with NAME one of ${LIMIT_NAMES.join(', ')}`);
     }
-    out[m[1]!] = Number(m[2]);
+    out[m[1]!] = parseNumber(m[2]!, `--limit ${m[1]}`);
   }
   return out as Partial<Limits>;
 }
 
-function parseSize(text: string): number {
-  const m = /^(\d+)\s*([KMGT]i?B?|B)?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`--max-size ${text}: expected a number of bytes, optionally with K, M, G (binary units)`);
-  const unit = (m[2] ?? '').toUpperCase()[0] ?? '';
-  const mult = unit === 'K' ? 1024 : unit === 'M' ? 1024 ** 2 : unit === 'G' ? 1024 ** 3 : unit === 'T' ? 1024 ** 4 : 1;
-  const v = Number(m[1]) * mult;
-  if (!Number.isSafeInteger(v)) throw new UsageError(`--max-size ${text} is too large`);
-  return v;
+const UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/**
+ * The CLI's one number syntax (--offset, --max-size, --limit): decimal or 0x hex, optionally with a
+ * binary unit K, M, G, T (KiB, MB... accepted). Anything not a safe integer is a usage error naming
+ * the option, never a number silently rounded (99999999999999999999 is not 1e20 bytes).
+ */
+export function parseNumber(text: string, option: string): number {
+  const m = /^(0x[0-9a-f]+|\d+)\s*(?:([KMGT])(?:i?B)?|(B))?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`${option} ${text}: expected a non-negative integer (decimal or 0x hex, optionally with K, M, G or T: binary units)`);
+  const value = Number(m[1]) * UNITS[(m[2] ?? m[3] ?? '').toUpperCase()]!;
+  if (!Number.isSafeInteger(value)) throw new UsageError(`${option} ${text}: too large (at most ${Number.MAX_SAFE_INTEGER})`);
+  return value;
 }
 
 /** Every stdout line of text mode goes through here (JSON is escaped by stringifyJson). */
@@ -175,9 +180,7 @@ function printParse(k: Kimg, schemaRef: string, file: string, offset: number, js
 }
 
 function parseOffset(text: string): number {
-  const v = Number(text);
-  if (!/^(0x[0-9a-f]+|\d+)$/i.test(text) || !Number.isSafeInteger(v)) throw new UsageError(`--offset ${text}: expected a non-negative integer (decimal or 0x hex)`);
-  return v;
+  return parseNumber(text, '--offset');
 }
 
 function stdoutOutput(): Output {
