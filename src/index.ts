@@ -18,6 +18,6 @@ export type { Codec, DecodeOptions } from './codecs/types.js';
 export { CodecError } from './codecs/errors.js';
 export type { Analysis, LayerReport, RegionInfo, CheckReport, Sink } from './pipeline/pipeline.js';
 export { extract, type ExtractTarget, type ExtractResult, type ExtractOptions, type Output } from './pipeline/extract.js';
-export { AtomicFile } from './pipeline/output.js';
+export { AtomicFile, DeviceOutput, openOutput, removeStaleTempFiles } from './pipeline/output.js';
 export { annotateStruct, type Json } from './render/annotate.js';
 export { stringifyJson } from './render/json.js';

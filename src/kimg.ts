@@ -45,13 +45,14 @@ export class Kimg {
   readonly jitless: boolean;
 
   constructor(options: KimgOptions = {}) {
+    this.limits = withLimits(options.limits);
     this.schemas = new SchemaRegistry({
       searchPath: options.schemaPath ?? [],
       builtins: options.builtins ?? true,
       allowOutsideImports: options.allowOutsideImports ?? false,
+      maxSchemaBytes: this.limits.maxSchemaBytes,
     });
     this.codecs = options.codecs ?? defaultCodecs();
-    this.limits = withLimits(options.limits);
     this.jitless = options.jitless ?? jitlessFromEnv();
     this.engine = this.jitless ? interpreterOnly : tiered(options.jitThreshold ?? DEFAULT_JIT_THRESHOLD);
     this.withLayout = Object.freeze({ limits: this.limits, layout: true });

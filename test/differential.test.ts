@@ -168,6 +168,7 @@ function randomLimits(rnd: () => number): Limits {
     maxDepth: Math.floor(rnd() * 4),
     maxArrayCount: Math.floor(rnd() * 24),
     maxStringLength: Math.floor(rnd() * 40),
+    maxFields: Math.floor(rnd() * 200),
   });
 }
 

@@ -10,13 +10,14 @@ import { LIMIT_NAMES, type Limits } from '../core/limits.js';
 import { Kimg } from '../kimg.js';
 import { stringifyJson } from '../render/json.js';
 import { humanSize, quoteBytes } from '../expr/format.js';
-import { AtomicFile, StdoutSink } from '../pipeline/output.js';
+import { openOutput, StdoutSink } from '../pipeline/output.js';
 import { printJsonTo } from './report-error.js';
 import { extract, type ExtractTarget, type Output } from '../pipeline/extract.js';
 import type { Parsed, Values } from './args.js';
 import { EXIT } from './exit.js';
 import { dumpJson, dumpText, infoJson, infoText, parseJson, parseText, verdictOk } from './report.js';
 import { Progress } from './progress.js';
+import { writeLine } from './terminal.js';
 
 function kimgFrom(v: Values, extraLimits: Partial<Limits> = {}): Kimg {
   const envPath = process.env['KIMG_SCHEMA_PATH']?.split(delimiter).filter(Boolean) ?? [];
@@ -95,7 +96,7 @@ export async function run({ command, values: v, positionals: p }: Parsed): Promi
 }
 
 async function extractCommand(v: Values, file: string): Promise<number> {
-  const k = kimgFrom(v, { maxDecodedSize: parseSize(v['max-size'] as string) });
+  const k = kimgFrom(v, { maxDecodedSize: parseNumber(v['max-size'] as string, '--max-size') });
   const target: ExtractTarget = v['raw']
     ? { kind: 'raw' }
     : v['section'] !== undefined
@@ -107,12 +108,12 @@ async function extractCommand(v: Values, file: string): Promise<number> {
   if (output === null) throw new UsageError('name an output: -o FILE, or -o - for stdout (kimg does not write binary data to a terminal)');
   const toStdout = output === '-';
   new FileSource(file).close(); // an unreadable input is an I/O error before anything is created
-  const sink: Output = toStdout ? stdoutOutput() : new AtomicFile(output, Boolean(v['force']), [realpathOrSelf(file)]);
+  const sink: Output = toStdout ? stdoutOutput() : openOutput(output, Boolean(v['force']), [realpathOrSelf(file)]);
   const progress = Progress.forStderr();
   const r = await extract(k, file, target, sink, { eagerGc: true, ...(progress ? { onProgress: (d: number, t: number) => progress.update(d, t) } : {}) });
   progress?.done();
   if (v['json']) printJsonTo(process.stderr, { written: r.bytes, what: r.what, output });
-  else if (!toStdout || v['verbose']) process.stderr.write(`kimg: wrote ${r.what}, ${r.bytes} bytes (${humanSize(r.bytes)}) to ${toStdout ? 'stdout' : output}\n`);
+  else if (!toStdout || v['verbose']) writeLine(process.stderr, `kimg: wrote ${r.what}, ${r.bytes} bytes (${humanSize(r.bytes)}) to ${toStdout ? 'stdout' : output}`);
   return EXIT.ok;
 }
 
@@ -124,31 +125,38 @@ function parseLayer(text: string): number {
 function parseLimits(specs: readonly string[]): Partial<Limits> {
   const out: Record<string, number> = {};
   for (const spec of specs) {
-    const m = /^([A-Za-z]+)=(\d+)$/.exec(spec);
+    const m = /^([A-Za-z]+)=(.*)$/.exec(spec);
     if (!m || !(LIMIT_NAMES as string[]).includes(m[1]!)) {
       throw new UsageError(`--limit ${spec}: expected NAME=NUMBER with NAME one of ${LIMIT_NAMES.join(', ')}`);
     }
-    out[m[1]!] = Number(m[2]);
+    out[m[1]!] = parseNumber(m[2]!, `--limit ${m[1]}`);
   }
   return out as Partial<Limits>;
 }
 
-function parseSize(text: string): number {
-  const m = /^(\d+)\s*([KMGT]i?B?|B)?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`--max-size ${text}: expected a number of bytes, optionally with K, M, G (binary units)`);
-  const unit = (m[2] ?? '').toUpperCase()[0] ?? '';
-  const mult = unit === 'K' ? 1024 : unit === 'M' ? 1024 ** 2 : unit === 'G' ? 1024 ** 3 : unit === 'T' ? 1024 ** 4 : 1;
-  const v = Number(m[1]) * mult;
-  if (!Number.isSafeInteger(v)) throw new UsageError(`--max-size ${text} is too large`);
-  return v;
+const UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/**
+ * The CLI's one number syntax (--offset, --max-size, --limit): decimal or 0x hex, optionally with a
+ * binary unit K, M, G, T (KiB, MB... accepted). Anything not a safe integer is a usage error naming
+ * the option, never a number silently rounded (99999999999999999999 is not 1e20 bytes).
+ */
+export function parseNumber(text: string, option: string): number {
+  const m = /^(0x[0-9a-f]+|\d+)\s*(?:([KMGT])(?:i?B)?|(B))?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`${option} ${text}: expected a non-negative integer (decimal or 0x hex, optionally with K, M, G or T: binary units)`);
+  const value = Number(m[1]) * UNITS[(m[2] ?? m[3] ?? '').toUpperCase()]!;
+  if (!Number.isSafeInteger(value)) throw new UsageError(`${option} ${text}: too large (at most ${Number.MAX_SAFE_INTEGER})`);
+  return value;
 }
 
+/** Every stdout line of text mode goes through here (JSON is escaped by stringifyJson). */
 function out(line: string): void {
-  process.stdout.write(line + '\n');
+  writeLine(process.stdout, line);
 }
 
 function printJson(v: Parameters<typeof stringifyJson>[0]): void {
-  out(stringifyJson(v));
+  // Not through out(): indented JSON has newlines of its own, and stringifyJson escapes every control.
+  process.stdout.write(stringifyJson(v) + '\n');
 }
 
 function printParse(k: Kimg, schemaRef: string, file: string, offset: number, json: boolean, offsets: boolean): void {
@@ -156,11 +164,12 @@ function printParse(k: Kimg, schemaRef: string, file: string, offset: number, js
   const src = new FileSource(file);
   try {
     const r = k.parse(schema, src, { offset, layout: true });
+    src.assertUnchanged();
     if (json) printJson({ file, schema: schema.id, offset, value: parseJson(r, offsets), checks: r.checks.filter((c) => !c.ok).map((c) => ({ id: c.id, path: c.path, severity: c.severity, message: c.message })) });
     else {
       out(`${file}: ${schema.id} (${schema.title}) at 0x${offset.toString(16)}`);
       for (const l of parseText(r)) out(l);
-      for (const c of r.checks.filter((x) => !x.ok)) process.stderr.write(`kimg: ${c.severity}: ${c.path}: ${c.message}\n`);
+      for (const c of r.checks.filter((x) => !x.ok)) writeLine(process.stderr, `kimg: ${c.severity}: ${c.path}: ${c.message}`);
     }
   } catch (e) {
     if (e instanceof KimgError) throw e.locate({ file });
@@ -171,9 +180,7 @@ function printParse(k: Kimg, schemaRef: string, file: string, offset: number, js
 }
 
 function parseOffset(text: string): number {
-  const v = Number(text);
-  if (!/^(0x[0-9a-f]+|\d+)$/i.test(text) || !Number.isSafeInteger(v)) throw new UsageError(`--offset ${text}: expected a non-negative integer (decimal or 0x hex)`);
-  return v;
+  return parseNumber(text, '--offset');
 }
 
 function stdoutOutput(): Output {

@@ -7,16 +7,17 @@ import { readFileSync } from 'node:fs';
 import { parseCommandLine } from './args.js';
 import { EXIT } from './exit.js';
 import { reportError } from './report-error.js';
+import { writeLine, writeLines } from './terminal.js';
 
 async function main(argv: string[]): Promise<number> {
   const invocation = parseCommandLine(argv);
   if (invocation.kind === 'help') {
-    process.stdout.write(invocation.text + '\n');
+    writeLines(process.stdout, invocation.text);
     return EXIT.ok;
   }
   if (invocation.kind === 'version') {
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-    process.stdout.write(`${pkg.version}\n`);
+    writeLine(process.stdout, pkg.version);
     return EXIT.ok;
   }
   const { run } = await import('./commands.js');

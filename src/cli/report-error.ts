@@ -6,6 +6,7 @@ import { KimgError } from '../core/errors.js';
 import { stringifyJson } from '../render/json.js';
 import { BrokenPipe } from '../pipeline/output.js';
 import { EXIT } from './exit.js';
+import { writeLine, writeLines } from './terminal.js';
 
 export function printJsonTo(stream: NodeJS.WriteStream, v: Parameters<typeof stringifyJson>[0]): void {
   stream.write(stringifyJson(v, 0) + '\n');
@@ -25,15 +26,15 @@ export function reportError(e: unknown, json: boolean, verbose: boolean): number
   if (e instanceof KimgError) {
     if (json) printJsonTo(process.stderr, e.toJSON() as Parameters<typeof stringifyJson>[0]);
     else {
-      process.stderr.write(`kimg: error: ${e.describe()}\n`);
-      if (verbose && e.cause) process.stderr.write(`  cause: ${(e.cause as Error).message ?? String(e.cause)}\n`);
-      if (e.kind === 'usage' && !verbose) process.stderr.write(`  (kimg --help for usage)\n`);
+      writeLine(process.stderr, `kimg: error: ${e.describe()}`);
+      if (verbose && e.cause) writeLine(process.stderr, `  cause: ${(e.cause as Error).message ?? String(e.cause)}`);
+      if (e.kind === 'usage' && !verbose) writeLine(process.stderr, `  (kimg --help for usage)`);
     }
     return exitCodeFor(e);
   }
   const err = e as Error;
   if (json) printJsonTo(process.stderr, { error: 'internal', kind: 'internal', message: err?.message ?? String(e) });
-  else process.stderr.write(`kimg: internal error (a bug, please report it): ${err?.stack ?? String(e)}\n`);
+  else writeLines(process.stderr, `kimg: internal error (a bug, please report it): ${err?.stack ?? String(e)}`);
   return EXIT.internal;
 }
 

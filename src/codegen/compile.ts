@@ -227,6 +227,7 @@ class TypeGen {
     const body = this.out;
     const decl: Code[] = [];
     decl.push(_`if (${N.d} > ${N.C}.md) throw ${rt('depth')}(${N.C}, ${N.p});\n`);
+    decl.push(_`if ((${N.C}.nf += ${this.t.fields.length}) > ${N.C}.mf) throw ${rt('fieldLimit')}(${N.C}, "", ${N.p});\n`);
     decl.push(_`const ${N.p0} = ${N.p}, ${N.os} = ${N.p} - ${N.rs};\n`);
     if (this.locals.length) decl.push(_`let ${join(this.locals.map((l) => _`${l} = null`), _`, `)};\n`);
     if (this.temps.length) decl.push(_`let ${join(this.temps, _`, `)};\n`);
@@ -422,6 +423,7 @@ class TypeGen {
       this.literalStep(site);
       const count = Number((f.repeat as { count: CompiledExpr }).count.ast.k === 'int' ? ((f.repeat as { count: CompiledExpr }).count.ast as { value: bigint }).value : 0n);
       this.emit(_`if (${count} > ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${pos});\n`);
+      this.emit(_`if ((${N.C}.nf += ${count}) > ${N.C}.mf) throw ${rt('fieldLimit')}(${N.C}, ${site.path}, ${pos});\n`);
       const vals: Code[] = [];
       const els: Code[] = [];
       for (let e = 0; e < count; e++) {
@@ -555,11 +557,12 @@ class TypeGen {
       this.emit(_`if (${c.code} > ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${N.p});\n`);
       const n = this.tmp('c');
       this.emit(_`${n} = Number(${c.code});\n`);
+      this.emit(_`if ((${N.C}.nf += ${n}) > ${N.C}.mf) throw ${rt('fieldLimit')}(${N.C}, ${site.path}, ${N.p});\n`);
       const { body } = inner();
       this.emit(_`for (${i} = 0; ${i} < ${n}; ${i}++) {\n${body}}\n`);
     } else {
       const { body } = inner();
-      this.emit(_`${i} = 0;\nwhile (${N.p} < ${N.re}) {\nif (${i} >= ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${N.p});\n${body}${i}++;\n}\n`);
+      this.emit(_`${i} = 0;\nwhile (${N.p} < ${N.re}) {\nif (${i} >= ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${N.p});\nif (++${N.C}.nf > ${N.C}.mf) throw ${rt('fieldLimit')}(${N.C}, ${site.path}, ${N.p});\n${body}${i}++;\n}\n`);
     }
     this.assign(k, _`${arr}`);
     if (lay) this.emit(_`${N.lf}.push({ offset: ${fp}, size: ${N.p} - ${fp}, struct: null, elements: ${els} });\n`);
@@ -824,6 +827,8 @@ export function parseCompiled(schema: SchemaDef, source: ByteSource, options: Pa
     ms: limits.maxExprSteps,
     md: limits.maxDepth,
     ma: limits.maxArrayCount,
+    mf: limits.maxFields,
+    nf: 0,
     ml: limits.maxStringLength,
     lim: limits,
     schema: schema.id,

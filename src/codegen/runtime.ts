@@ -21,6 +21,9 @@ export interface Ctx {
   readonly ms: number;
   readonly md: number;
   readonly ma: number;
+  /** maxFields, and the values read so far (counted as the interpreter does). */
+  readonly mf: number;
+  nf: number;
   readonly ml: number;
   readonly lim: Limits;
   readonly schema: string;
@@ -114,6 +117,9 @@ export const runtime = Object.freeze({
   },
   arrayLimit(C: Ctx, path: string, pos: number): LimitError {
     return located(C, new LimitError('maxArrayCount', C.lim.maxArrayCount), path, pos);
+  },
+  fieldLimit(C: Ctx, path: string, pos: number): LimitError {
+    return located(C, new LimitError('maxFields', C.lim.maxFields), path, pos);
   },
   stringLimit(C: Ctx, path: string, pos: number): LimitError {
     return located(C, new LimitError('maxStringLength', C.lim.maxStringLength), path, pos);

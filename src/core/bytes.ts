@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { IoError } from './errors.js';
 
 /**
@@ -37,21 +37,65 @@ export class BufferSource implements ByteSource {
 
 const PAGE = 64 * 1024;
 
-/** Reads a file on demand through one sliding window; never the whole file. */
+/** What a non-regular file is, in words for an error message. */
+function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+/**
+ * Reads a file on demand through one sliding window; never the whole file. Only regular files: the
+ * open is non-blocking, so a FIFO without a writer is refused at once instead of hanging in open(),
+ * and a device is refused before any read (its "size" means nothing).
+ */
 export class FileSource implements ByteSource {
   readonly size: number;
+  /** Modification time (ns) when opened, for assertUnchanged(). */
+  readonly mtimeNs: bigint;
+  private readonly identity: string;
   private fd: number | null;
   private current: Window = { bytes: new Uint8Array(0), view: new DataView(new ArrayBuffer(0)), base: 0 };
 
   constructor(readonly path: string) {
+    let fd: number;
     try {
-      this.fd = openSync(path, 'r');
-      const st = fstatSync(this.fd);
-      if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
-      this.size = st.size;
+      fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (e) {
       throw ioError(e, path, 'open');
     }
+    this.fd = fd;
+    const st = fstatSync(fd, { bigint: true });
+    if (!st.isFile()) {
+      this.close();
+      throw new IoError('not-a-file', `cannot read ${path}: it is ${fileKind(st)}; kimg reads regular files only`, { file: path });
+    }
+    this.size = Number(st.size);
+    this.mtimeNs = st.mtimeNs;
+    this.identity = `${st.dev}:${st.ino}`;
+  }
+
+  /**
+   * Throws if the file's size or modification time differ from when it was opened: what was read may
+   * mix two versions of the file, so no answer drawn from it can be trusted.
+   */
+  assertUnchanged(): void {
+    if (this.fd === null) throw new IoError('closed', 'file already closed', { file: this.path });
+    const st = fstatSync(this.fd, { bigint: true });
+    const changes: string[] = [];
+    if (Number(st.size) !== this.size) changes.push(`size ${this.size} → ${st.size} bytes`);
+    if (st.mtimeNs !== this.mtimeNs) changes.push(`mtime ${nsIso(this.mtimeNs)} → ${nsIso(st.mtimeNs)}`);
+    // Parts of the pipeline reopen the file by name: a file renamed over it counts as a change too.
+    try {
+      const now = statSync(this.path, { bigint: true });
+      if (`${now.dev}:${now.ino}` !== this.identity) changes.push('replaced by another file');
+    } catch (e) {
+      changes.push(`no longer readable by its name (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (changes.length) throw new IoError('changed', `the file changed while being read: ${changes.join(', ')}`, { file: this.path }, undefined);
   }
 
   window(offset: number, length: number): Window {
@@ -92,6 +136,10 @@ export class FileSource implements ByteSource {
   }
 }
 
+function nsIso(ns: bigint): string {
+  return `${new Date(Number(ns / 1_000_000n)).toISOString().slice(0, -1)}${(ns % 1_000_000n).toString().padStart(6, '0')}Z`;
+}
+
 export function ioError(e: unknown, path: string, what: string): IoError {
   if (e instanceof IoError) return e;
   const code = (e as NodeJS.ErrnoException)?.code ?? 'EIO';
@@ -103,6 +151,41 @@ export function ioError(e: unknown, path: string, what: string): IoError {
 export function latin1(bytes: Uint8Array): string {
   let s = '';
   for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
+  return s;
+}
+
+/**
+ * The bytes as UTF-8 text, each byte that is not part of a well-formed sequence (overlong, surrogate,
+ * truncated, beyond U+10FFFF) shown as the four characters `\xNN`: text meant for people (the kernel
+ * banner) keeps its non-ASCII letters, and garbage stays visible instead of becoming U+FFFD or latin1.
+ */
+export function utf8Visible(bytes: Uint8Array): string {
+  let s = '';
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    if (b < 0x80) {
+      s += String.fromCharCode(b);
+      i++;
+      continue;
+    }
+    const need = b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : 0;
+    let cp = need === 1 ? b & 0x1f : need === 2 ? b & 0x0f : b & 0x07;
+    let ok = need > 0; // a missing continuation byte (end of input) reads as undefined below
+    for (let k = 1; ok && k <= need; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) ok = false;
+      else cp = (cp << 6) | (c & 0x3f);
+    }
+    const min = need === 1 ? 0x80 : need === 2 ? 0x800 : 0x10000;
+    if (ok && cp >= min && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff)) {
+      s += String.fromCodePoint(cp);
+      i += need + 1;
+    } else {
+      s += `\\x${b.toString(16).padStart(2, '0')}`;
+      i++;
+    }
+  }
   return s;
 }
 

@@ -18,6 +18,13 @@ export interface Limits {
   readonly maxExprSteps: number;
   /** Bytes scanned by a NUL-terminated string without a fixed size. */
   readonly maxStringLength: number;
+  /**
+   * Values read in one parse, across all arrays and structs: each struct adds its field count when
+   * entered, each array its element count. Per-array limits alone multiply (4096 x 4096 nested).
+   */
+  readonly maxFields: number;
+  /** Bytes of one schema file (checked before it is read). */
+  readonly maxSchemaBytes: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -28,6 +35,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxRegions: 4096,
   maxExprSteps: 1_000_000,
   maxStringLength: 64 * 1024,
+  maxFields: 1_000_000,
+  maxSchemaBytes: 1024 * 1024,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];

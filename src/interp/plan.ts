@@ -88,6 +88,8 @@ export function parseStruct(
   r: Run, plan: TypePlan, start: number, end: number, region: { readonly offset: number; readonly size: number }, pos: number, parent: Frame | null, index: number | null,
 ): Struct {
   if (++r.depth > r.limits.maxDepth) throw r.located(new LimitError('maxDepth', r.limits.maxDepth), pos);
+  // maxFields: counted at the same points, in the same order, as the compiled parser (codegen/compile.ts).
+  if ((r.fields += plan.steps.length) > r.limits.maxFields) throw r.located(new LimitError('maxFields', r.limits.maxFields), pos);
   const obj = plan.copy(plan.template);
   const fr = new Frame(obj, parent, parent ? parent.root : obj, pos - start, index, start, end, region, r.file, r.withLayout ? [] : null);
   let p = pos;
@@ -139,6 +141,7 @@ function array(ctx: Ctx, f: FieldDef, one: Elem): (r: Run, fr: Frame, p: number)
       if (!isInt(n) || n < 0) throw r.fail('bad-count', `count must be a non-negative integer, got ${formatValue(n, 'auto')}`, p, id, null, { expected: 'an integer >= 0' });
       if (n > max) throw r.located(new LimitError('maxArrayCount', max), p, id);
       const m = Number(n);
+      if ((r.fields += m) > r.limits.maxFields) throw r.located(new LimitError('maxFields', r.limits.maxFields), p, id);
       for (let i = 0; i < m; i++) {
         out.push(one(r, fr, cursor, i));
         if (elements) elements.push(r.lay!);
@@ -148,6 +151,7 @@ function array(ctx: Ctx, f: FieldDef, one: Elem): (r: Run, fr: Frame, p: number)
       let i = 0;
       while (cursor < fr.end) {
         if (i >= max) throw r.located(new LimitError('maxArrayCount', max), cursor, id);
+        if (++r.fields > r.limits.maxFields) throw r.located(new LimitError('maxFields', r.limits.maxFields), cursor, id);
         const v = one(r, fr, cursor, i);
         if (r.end <= cursor) throw r.fail('no-progress', 'an element of a to-end array read no bytes', cursor, id, i);
         out.push(v);

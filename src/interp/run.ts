@@ -54,6 +54,8 @@ export class Run {
   /** Path of the struct being parsed: field ids and array indexes. */
   readonly path: (string | number)[] = [];
   depth = 0;
+  /** Values read so far, for maxFields. */
+  fields = 0;
   /** The whole input when it is in memory (then `base` is 0): reads need no window. */
   readonly whole: boolean;
   view: DataView;

@@ -4,7 +4,7 @@
  * any failure and on SIGINT/SIGTERM; the input itself is never the output.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, linkSync, lstatSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { IoError, UsageError } from '../core/errors.js';
 import type { Sink } from './pipeline.js';
@@ -27,6 +27,121 @@ function installSignalCleanup(): void {
   });
 }
 
+/**
+ * Temporary names carry the writer's pid, so that a later kimg can tell a temp file left by a killed
+ * process (SIGKILL runs no cleanup) from one still being written.
+ *
+ * Why not an unnamed file: Linux offers O_TMPFILE + linkat(AT_SYMLINK_FOLLOW, "/proc/self/fd/N"), but
+ * Node exposes no linkat with that flag, and fs.linkSync('/proc/self/fd/N', target) on an O_TMPFILE
+ * fd fails with EXDEV (checked on Linux 6.x, Node 20/22; see docs/security.md). Hence the fallback.
+ */
+const TEMP_NAME = /^\.kimg-.*\.(\d+)\.[0-9a-f]+\.tmp$/;
+const STALE_AFTER_MS = 60_000;
+
+/** Removes `.kimg-*.<pid>.<hex>.tmp` files in `dir` whose pid is not alive and that are older than a minute. */
+export function removeStaleTempFiles(dir: string, now = Date.now()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    const path = join(dir, name);
+    try {
+      const st = lstatSync(path);
+      if (!st.isFile() || now - st.mtimeMs < STALE_AFTER_MS) continue;
+      unlinkSync(path);
+      removed.push(path);
+    } catch {
+      /* gone meanwhile, or not ours to remove */
+    }
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH'; // EPERM: alive, another user's
+  }
+}
+
+/** What an existing output path is, when it is not a regular file (or null when it is one or absent). */
+function specialKind(abs: string): 'character device' | 'block device' | 'FIFO' | 'socket' | 'directory' | null {
+  let st;
+  try {
+    st = statSync(abs);
+  } catch {
+    return null;
+  }
+  if (st.isFile()) return null;
+  if (st.isCharacterDevice()) return 'character device';
+  if (st.isBlockDevice()) return 'block device';
+  if (st.isFIFO()) return 'FIFO';
+  if (st.isSocket()) return 'socket';
+  return 'directory';
+}
+
+/**
+ * Writes straight into an existing device or FIFO (`-o /dev/null`, `-o >(cmd)`): no temporary file and
+ * never a rename, which would replace the device node with a regular file. No O_TRUNC (meaningless or
+ * harmful on a device); a FIFO is opened non-blocking so that one without a reader fails at once
+ * (ENXIO) instead of hanging, then switched back to blocking writes.
+ */
+export class DeviceOutput implements Sink {
+  private fd: number | null;
+  constructor(readonly target: string, readonly kind: string) {
+    try {
+      // The non-blocking open fails at once (ENXIO) on a FIFO without a reader; once it succeeded, a
+      // blocking open cannot wait (the reader is there), and gives the blocking fd to write with
+      // (Node has no fcntl to clear O_NONBLOCK).
+      const probe = openSync(target, constants.O_WRONLY | constants.O_NONBLOCK);
+      try {
+        this.fd = openSync(target, constants.O_WRONLY);
+      } finally {
+        closeSync(probe);
+      }
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+      const why = code === 'ENXIO' ? 'no process is reading it' : (e as Error).message;
+      throw new IoError(code, `cannot open the ${kind} ${target} for writing: ${why}`, { file: target }, e);
+    }
+  }
+  write(chunk: Uint8Array): void {
+    if (this.fd === null) throw new IoError('closed', 'output already closed', { file: this.target });
+    let off = 0;
+    try {
+      while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
+    } catch (e) {
+      throw new IoError((e as NodeJS.ErrnoException).code ?? 'EIO', `cannot write ${this.target}: ${(e as Error).message}`, { file: this.target }, e);
+    }
+  }
+  commit(): void {
+    this.abort();
+  }
+  abort(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+/** The output for `-o PATH`: a device or FIFO is written in place, anything else atomically. */
+export function openOutput(target: string, force: boolean, inputs: readonly string[] = []): Sink & { abort(): void; commit(): void } {
+  const abs = resolve(target);
+  const kind = specialKind(abs);
+  if (kind === 'socket' || kind === 'directory') throw new IoError('EINVAL', `refusing to write the output to ${target}: it is a ${kind}`, { file: target });
+  if (kind) return new DeviceOutput(abs, kind);
+  return new AtomicFile(target, force, inputs);
+}
+
 export class AtomicFile implements Sink {
   readonly tempPath: string;
   private fd: number | null;
@@ -40,7 +155,10 @@ export class AtomicFile implements Sink {
     if (!force && exists(abs)) {
       throw new IoError('EEXIST', `output file ${target} exists (use --force to replace it)`, { file: target });
     }
-    this.tempPath = join(dirname(abs), `.kimg-${basename(abs)}.${randomBytes(4).toString('hex')}.tmp`);
+    const kind = specialKind(abs);
+    if (kind) throw new IoError('EINVAL', `refusing to replace the ${kind} ${target} with a regular file`, { file: target });
+    removeStaleTempFiles(dirname(abs));
+    this.tempPath = join(dirname(abs), `.kimg-${basename(abs)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     installSignalCleanup();
     try {
       this.fd = openSync(this.tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);

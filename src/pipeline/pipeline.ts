@@ -162,6 +162,7 @@ export async function analyze(path: string, options: PipelineOptions): Promise<A
   const analysis: Analysis = { file: path, size: file.size, layers: [], checks: [], error: null };
   try {
     await run(file, path, options, analysis);
+    file.assertUnchanged(); // an input rewritten meanwhile may have mixed two files' bytes
   } catch (e) {
     if (!(e instanceof KimgError)) throw e;
     analysis.error = e.locate({ file: path, layer: analysis.layers.length ? analysis.layers.length - 1 : 0 });

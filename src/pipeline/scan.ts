@@ -3,12 +3,13 @@
  * chunk boundaries, keeping only a small tail between chunks.
  */
 import type { ScanDecl } from '../types.js';
+import { utf8Visible } from '../core/bytes.js';
 
 export interface ScanHit {
   readonly id: string;
   /** Offset of the prefix in the layer. */
   readonly offset: number;
-  /** From the prefix up to (not including) the terminator, as latin1 text. */
+  /** From the prefix up to (not including) the terminator, as UTF-8 text, invalid bytes shown as \xNN. */
   readonly text: string;
 }
 
@@ -62,7 +63,7 @@ export class StreamScanner {
       const end = buf.indexOf(d.terminator, at + d.prefix.length);
       if ((end < 0 || end > limit) && buf.length < limit) continue;
       const stop = end < 0 || end > limit ? limit : end;
-      this.hits.push({ id: d.id, offset: base + at, text: buf.subarray(at, stop).toString('latin1') });
+      this.hits.push({ id: d.id, offset: base + at, text: utf8Visible(buf.subarray(at, stop)) });
       this.pending.splice(i, 1);
     }
   }
@@ -71,7 +72,7 @@ export class StreamScanner {
   finish(): void {
     for (const d of this.pending) {
       const at = this.tail.indexOf(d.prefix);
-      if (at >= 0) this.hits.push({ id: d.id, offset: this.tailAt + at, text: this.tail.subarray(at).toString('latin1') });
+      if (at >= 0) this.hits.push({ id: d.id, offset: this.tailAt + at, text: utf8Visible(this.tail.subarray(at)) });
     }
     this.pending.length = 0;
   }

@@ -10,6 +10,15 @@ export function stringifyJson(value: Json, indent = 2): string {
   return parts.join('');
 }
 
+/**
+ * JSON.stringify escapes C0 and lone surrogates; DEL and the C1 controls (U+0080..U+009F, 8-bit CSI on
+ * some terminals) are escaped too, so that `kimg --json | less` or a log viewer cannot be driven by a
+ * crafted file. The result is still plain JSON with the same value.
+ */
+function jsonString(s: string): string {
+  return JSON.stringify(s).replace(/[\u007f-\u009f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+}
+
 function write(v: Json, depth: number, indent: number, out: string[]): void {
   if (v === null) {
     out.push('null');
@@ -26,7 +35,7 @@ function write(v: Json, depth: number, indent: number, out: string[]): void {
       out.push(v ? 'true' : 'false');
       return;
     case 'string':
-      out.push(JSON.stringify(v));
+      out.push(jsonString(v));
       return;
   }
   const pad = indent ? '\n' + ' '.repeat(indent * (depth + 1)) : '';
@@ -52,7 +61,7 @@ function write(v: Json, depth: number, indent: number, out: string[]): void {
   }
   out.push('{');
   keys.forEach((k, i) => {
-    out.push((i ? ',' : '') + pad + JSON.stringify(k) + sep);
+    out.push((i ? ',' : '') + pad + jsonString(k) + sep);
     write(v[k]!, depth + 1, indent, out);
   });
   out.push(end + '}');

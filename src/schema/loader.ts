@@ -2,7 +2,8 @@
  * Schema loader: schema files (YAML, data only) -> the validated model of ../types.ts.
  * Resolves imports inside the search path, type and enum references, and binds every expression.
  */
-import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { DEFAULT_LIMITS } from '../core/limits.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SchemaError } from '../core/errors.js';
@@ -43,6 +44,8 @@ export interface LoaderOptions {
   readonly builtins?: boolean;
   /** Let imports leave the search path (off by default: a schema cannot read arbitrary files). */
   readonly allowOutsideImports?: boolean;
+  /** Largest schema file accepted (limits.ts maxSchemaBytes), checked before the file is read. */
+  readonly maxSchemaBytes?: number;
 }
 
 export class SchemaLoader {
@@ -51,6 +54,7 @@ export class SchemaLoader {
   private readonly loading: string[] = [];
   private readonly allowOutside: boolean;
   private readonly builtinDir: string;
+  private readonly maxSchemaBytes: number;
 
   constructor(options: LoaderOptions = {}) {
     const dirs = [...(options.searchPath ?? [])];
@@ -58,6 +62,7 @@ export class SchemaLoader {
     this.searchPath = dirs.map((d) => realpathOrSelf(resolve(d)));
     this.builtinDir = realpathOrSelf(BUILTIN_SCHEMA_DIR);
     this.allowOutside = options.allowOutsideImports ?? false;
+    this.maxSchemaBytes = options.maxSchemaBytes ?? DEFAULT_LIMITS.maxSchemaBytes;
   }
 
   /** Every schema id found in the search path (first directory wins on duplicates). */
@@ -132,12 +137,7 @@ export class SchemaLoader {
       const cycle = [...this.loading.slice(this.loading.indexOf(file)), file].map((f) => relative(process.cwd(), f) || f);
       throw new SchemaError('import-cycle', `import cycle: ${cycle.join(' -> ')}`);
     }
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new SchemaError('schema-unreadable', `cannot read schema file ${file}: ${(e as Error).message}`);
-    }
+    const text = this.readSchemaText(file);
     this.loading.push(file);
     try {
       const tree = this.tree(file, text);
@@ -152,6 +152,37 @@ export class SchemaLoader {
       return def;
     } finally {
       this.loading.pop();
+    }
+  }
+
+  /**
+   * The file's text, refused before reading when over maxSchemaBytes (a 50 MB schema took over a
+   * minute and ~4 GB to load). Size from the open fd, and the read itself bounded, so a file that
+   * grows between the two cannot slip past.
+   */
+  private readSchemaText(file: string): string {
+    const tooBig = (size: number): SchemaError =>
+      new SchemaError('limit', `limit maxSchemaBytes (${this.maxSchemaBytes}) exceeded: the schema file is ${size} bytes`, { file, line: 1, col: 1 },
+        'a schema is a few KiB; raise the limit with --limit maxSchemaBytes=N');
+    let fd: number;
+    try {
+      fd = openSync(file, 'r');
+    } catch (e) {
+      throw new SchemaError('schema-unreadable', `cannot read schema file ${file}: ${(e as Error).message}`);
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (size > this.maxSchemaBytes) throw tooBig(size);
+      const buf = Buffer.alloc(this.maxSchemaBytes + 1);
+      let n = 0;
+      for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
+      if (n > this.maxSchemaBytes) throw tooBig(n);
+      return buf.toString('utf8', 0, n);
+    } catch (e) {
+      if (e instanceof SchemaError) throw e;
+      throw new SchemaError('schema-unreadable', `cannot read schema file ${file}: ${(e as Error).message}`);
+    } finally {
+      closeSync(fd);
     }
   }
 

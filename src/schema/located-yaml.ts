@@ -10,7 +10,68 @@ import type { LEntry, LNode, Pos } from './located.js';
 
 let yamlLib: typeof Yaml | null = null;
 
+/**
+ * The YAML library and the conversion below recurse once per nesting level, so a schema nested
+ * 2,000 levels deep overflowed the stack (a RangeError, reported as a kimg bug). Real schemas nest a
+ * few levels; these bounds are checked on the text before the parser runs.
+ */
+export const MAX_YAML_INDENT = 256;
+export const MAX_YAML_FLOW_DEPTH = 64;
+
+/** Rejects text whose block indentation or flow ([ {) nesting is deeper than any schema needs. */
+function checkNesting(text: string, file: string): void {
+  const tooDeep = (line: number, col: number, what: string): SchemaError =>
+    new SchemaError('yaml-too-deep', `YAML nesting too deep: ${what}`, { file, line, col }, 'schemas nest a few levels; split deep structure into named types');
+  let depth = 0;
+  let line = 1;
+  let lineStart = 0;
+  let quote: '"' | "'" | null = null;
+  let atIndent = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\n') {
+      line++;
+      lineStart = i + 1;
+      atIndent = true;
+      continue;
+    }
+    if (atIndent) {
+      // Block nesting: leading spaces plus the "- " of nested sequence entries on the same line.
+      if (c === ' ' || c === '-' || c === '\t') {
+        if (i - lineStart > MAX_YAML_INDENT) throw tooDeep(line, i - lineStart + 1, `indentation beyond ${MAX_YAML_INDENT} columns`);
+        if (c !== '-' || text[i + 1] === ' ' || text[i + 1] === '\n') continue;
+      }
+      atIndent = false;
+    }
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = null;
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      const prev = text[i - 1];
+      if (prev === undefined || ' \t[{,:-'.includes(prev)) quote = c;
+    } else if (c === '#' && (i === lineStart || ' \t'.includes(text[i - 1]!))) {
+      const end = text.indexOf('\n', i);
+      i = (end < 0 ? text.length : end) - 1;
+    } else if (c === '[' || c === '{') {
+      if (++depth > MAX_YAML_FLOW_DEPTH) throw tooDeep(line, i - lineStart + 1, `flow collections ([ {) nested beyond ${MAX_YAML_FLOW_DEPTH} levels`);
+    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+  }
+}
+
 export function fromYaml(text: string, file: string): LNode | null {
+  checkNesting(text, file);
+  try {
+    return parseYaml(text, file);
+  } catch (e) {
+    // A stack overflow the bounds above did not foresee: still a schema error, never a crash.
+    if (e instanceof RangeError) throw new SchemaError('yaml-too-deep', `YAML nesting too deep to read (${e.message})`, { file, line: 1, col: 1 });
+    throw e;
+  }
+}
+
+function parseYaml(text: string, file: string): LNode | null {
   yamlLib ??= createRequire(import.meta.url)('yaml') as typeof Yaml;
   const { isMap, isScalar, isSeq, LineCounter, parseDocument } = yamlLib;
   const lines = new LineCounter();
