@@ -163,3 +163,17 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     }
   });
 }
+
+for (const [name, e] of Object.entries(ENDERS)) {
+  test(`${name}: a stream cut in half reads "stream truncated at input offset <cut>" (not corruption)`, { timeout: 60_000 }, async (t) => {
+    if (!have(e.tool)) return t.skip(`${e.tool} not installed: skipped`);
+    const z = sh(e.cmd, sample);
+    const cut = (z.length >> 1) + 3;
+    await assert.rejects(decode(codec(name), z.subarray(0, cut)), (err: unknown) => {
+      assert.ok(err instanceof CodecError, String(err));
+      assert.ok(err.message.startsWith(`${name}: stream truncated at input offset ${cut}`), err.message);
+      assert.equal(err.inputOffset, cut);
+      return true;
+    });
+  });
+}

@@ -121,6 +121,9 @@ async function* decodeGzip(source: AsyncIterable<Uint8Array>, options: DecodeOpt
       }
       if (error) {
         const off = headerLen + gunzip.bytesWritten;
+        // zlib's Z_BUF_ERROR at end() means the deflate data stopped short: input ran out, not corruption.
+        if ((error as { code?: string }).code === 'Z_BUF_ERROR' && reader.offset === fedTo && (await reader.atEnd()))
+          throw new CodecError('gzip', `gzip: stream truncated at input offset ${fedTo} (deflate data not finished)`, fedTo, { cause: error });
         throw error instanceof CodecError ? error : asCodecError('gzip', `corrupt or unsupported stream near input offset ${off}`, error, off);
       }
       if (ended) {

@@ -67,7 +67,7 @@ async function* decodeLz4Legacy(source: AsyncIterable<Uint8Array>, options: Deco
         options.onStreamEnd?.(at); // clean end of input at a block boundary
         return;
       }
-      if (sz.length < 4) throw new CodecError('lz4-legacy', `lz4-legacy: truncated block header at input offset ${at}`, at);
+      if (sz.length < 4) throw new CodecError('lz4-legacy', `lz4-legacy: stream truncated at input offset ${r.offset} (block size word at ${at})`, r.offset);
       const csize = le32(sz);
       if (csize === LEGACY_MAGIC) continue; // concatenated legacy stream
       // Not a block (too large, or the kernel's le32 size trailer): the stream ended before this word.
@@ -77,7 +77,7 @@ async function* decodeLz4Legacy(source: AsyncIterable<Uint8Array>, options: Deco
       }
       if (csize === 0) throw new CodecError('lz4-legacy', `lz4-legacy: zero-length block at input offset ${at}`, at);
       const block = await r.read(csize);
-      if (block.length < csize) throw new CodecError('lz4-legacy', `lz4-legacy: block at input offset ${at} truncated (${block.length} of ${csize} bytes)`, at);
+      if (block.length < csize) throw new CodecError('lz4-legacy', `lz4-legacy: stream truncated at input offset ${r.offset} (block at ${at} has ${block.length} of ${csize} bytes)`, r.offset);
       // lz4-napi takes lz4_flex's size-prepended form; the prefix is the output capacity (8 MiB per block).
       const framed = new Uint8Array(4 + csize);
       framed[0] = BLOCK_MAX & 0xff;

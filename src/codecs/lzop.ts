@@ -78,7 +78,7 @@ async function* decodeLzop(source: AsyncIterable<Uint8Array>, options: DecodeOpt
   const need = async (n: number, what: string): Promise<Uint8Array> => {
     const at = r.offset;
     const b = await r.read(n);
-    if (b.length < n) fail(`truncated ${what}`, at);
+    if (b.length < n) throw new CodecError('lzop', `lzop: stream truncated at input offset ${r.offset} (in the ${what} at ${at})`, r.offset);
     return b;
   };
   try {
