@@ -173,13 +173,47 @@ for (const f of ['arm64-bcj.xz', 'riscv-bcj.xz']) {
   });
 }
 
-test('bzip2: stream with a le32 size trailer after it', { timeout: 60_000 }, async (t) => {
+test('bzip2: stream with a le32 size trailer after it: decoded, trailer reported through onStreamEnd', { timeout: 60_000 }, async (t) => {
   if (!have('bzip2')) return t.skip('bzip2 not installed: skipped');
   const z = compressWith('bzip2 -9 -c', sample);
   const trailer = Buffer.alloc(4);
   trailer.writeUInt32LE(sample.length);
-  const out = await decodeAll(codec('bzip2'), Buffer.concat([z, trailer]));
-  assert.equal(sha(out), sha(sample));
+  const ends: number[] = [];
+  const parts: Uint8Array[] = [];
+  for await (const p of codec('bzip2').decode(chunked(Buffer.concat([z, trailer]), 999), { maxOutput: BIG, onStreamEnd: (n) => ends.push(n) })) parts.push(p);
+  assert.equal(sha(Buffer.concat(parts)), sha(sample));
+  assert.deepEqual(ends, [z.length]);
+});
+
+test('bzip2: truncation reads "stream truncated at input offset N" (like bzip2 -t: "file ends unexpectedly")', { timeout: 60_000 }, async (t) => {
+  if (!have('bzip2')) return t.skip('bzip2 not installed: skipped');
+  const z = compressWith('bzip2 -9 -c', sample);
+  for (const cut of [5, 200, z.length >> 1, z.length - 3]) {
+    await assert.rejects(decodeAll(codec('bzip2'), z.subarray(0, cut)), (e: unknown) => {
+      assert.ok(e instanceof CodecError, String(e));
+      assert.equal(e.message, `bzip2: stream truncated at input offset ${cut}`);
+      assert.equal(e.inputOffset, cut);
+      return true;
+    });
+  }
+});
+
+test('bzip2: a flipped byte fails the block CRC or the Huffman data, never a TypeError', { timeout: 60_000 }, async (t) => {
+  if (!have('bzip2')) return t.skip('bzip2 not installed: skipped');
+  const z = compressWith('bzip2 -9 -c', sample);
+  for (const at of [12, 40, 1000, z.length >> 1, z.length - 8]) {
+    const bad = Buffer.from(z);
+    bad[at] = bad[at]! ^ 0x10;
+    await assert.rejects(decodeAll(codec('bzip2'), bad), (e: unknown) => e instanceof CodecError && /at input offset \d+/.test(e.message));
+  }
+});
+
+test('bzip2: sniff wants BZh1-9 then the block or end-of-stream magic', () => {
+  const bz = codec('bzip2');
+  assert.equal(bz.sniff!(Buffer.from('BZh91AY&SY')), true);
+  assert.equal(bz.sniff!(Buffer.from([0x42, 0x5a, 0x68, 0x39, 0x17, 0x72, 0x45, 0x38, 0x50, 0x90])), true);
+  assert.equal(bz.sniff!(Buffer.from('BZh9 hello')), false);
+  assert.equal(bz.sniff!(Buffer.from('BZh01AY&SY')), false);
 });
 
 test('registry: names, get, sniff, register', () => {

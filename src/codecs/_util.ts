@@ -89,3 +89,15 @@ export function adler32(data: Uint8Array, start = 1): number {
   }
   return ((b << 16) | a) >>> 0;
 }
+
+let lastYield = performance.now();
+/**
+ * Let timers, I/O and signal handlers run when the current task has held the event loop for a while.
+ * Decoders call it between bounded steps; awaiting a resolved promise alone would only run microtasks.
+ */
+export async function yieldToEventLoop(maxBusyMs = 10): Promise<void> {
+  const now = performance.now();
+  if (now - lastYield < maxBusyMs) return;
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  lastYield = performance.now();
+}

@@ -49,7 +49,7 @@ async function* decodeBzip2(source: AsyncIterable<Uint8Array>, options: DecodeOp
           await pull();
           continue;
         }
-        if (e instanceof Bzip2FormatError) throw new CodecError('bzip2', `bzip2: ${e.message} (near input offset ${e.offset})`, e.offset, { cause: e });
+        if (e instanceof Bzip2FormatError) throw new CodecError('bzip2', `bzip2: ${e.message} (at input offset ${e.offset})`, e.offset, { cause: e });
         throw e;
       }
       if (n > 0) {

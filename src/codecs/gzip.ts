@@ -1,14 +1,15 @@
 import type { Codec, DecodeOptions } from './types.js';
 import { CodecError } from './errors.js';
-import { ByteReader, asCodecError } from './_util.js';
+import { ByteReader, asCodecError, yieldToEventLoop } from './_util.js';
 
 /**
  * gzip (RFC 1952), as `gzip -n -9` writes it for the kernel. The member header is parsed here; the deflate
  * body is decoded by Node's built-in zlib (raw inflate); the CRC32/ISIZE trailer is then checked.
  *
- * Trailing data: only the first member is decoded. Raw inflate stops at the end of the deflate data; the
- * 8-byte trailer must follow it (we find it in the input fed so far and check CRC32 and ISIZE against the
- * output); anything after it (the zboot stub's padding, a size trailer, further members) is ignored.
+ * Trailing data: only the first member is decoded, as the kernel's lib/decompress_inflate.c does. Raw inflate
+ * stops at the end of the deflate data (zlib's bytesWritten is exactly the input it consumed); the 8-byte
+ * trailer follows it and is checked (CRC32, then ISIZE, each with its own message); the member's length is
+ * reported through onStreamEnd, and anything after it (padding, a size trailer, further members) is not read.
  */
 export const gzip: Codec = {
   name: 'gzip',
@@ -74,7 +75,9 @@ async function* decodeGzip(source: AsyncIterable<Uint8Array>, options: DecodeOpt
   });
   let produced = 0;
   let crc = 0;
-  const recent: Uint8Array[] = []; // the last few input chunks fed, to find a member trailer in
+  // The last few input chunks fed, with their input offsets: the member trailer follows the deflate data in them.
+  const recent: { at: number; data: Uint8Array }[] = [];
+  let fedTo = headerLen;
   // Feed input with back-pressure, yield output as it arrives.
   const feeder = (async () => {
     for (;;) {
@@ -87,8 +90,9 @@ async function* decodeGzip(source: AsyncIterable<Uint8Array>, options: DecodeOpt
         return;
       }
       const copy = c.slice();
-      recent.push(copy);
-      if (recent.length > 3) recent.shift();
+      recent.push({ at: fedTo, data: copy });
+      fedTo += copy.length;
+      if (recent.length > 4) recent.shift();
       if (!gunzip.write(copy))
         await new Promise<void>((res) => {
           if (gunzip.destroyed) return res();
@@ -113,19 +117,42 @@ async function* decodeGzip(source: AsyncIterable<Uint8Array>, options: DecodeOpt
         crc = zlib.crc32(c, crc);
         yield c;
         if (produced > options.maxOutput) return;
+        await yieldToEventLoop();
       }
       if (error) {
         const off = headerLen + gunzip.bytesWritten;
+        // zlib's Z_BUF_ERROR at end() means the deflate data stopped short: input ran out, not corruption.
+        if ((error as { code?: string }).code === 'Z_BUF_ERROR' && reader.offset === fedTo && (await reader.atEnd()))
+          throw new CodecError('gzip', `gzip: stream truncated at input offset ${fedTo} (deflate data not finished)`, fedTo, { cause: error });
         throw error instanceof CodecError ? error : asCodecError('gzip', `corrupt or unsupported stream near input offset ${off}`, error, off);
       }
       if (ended) {
-        if (!hasTrailer(Buffer.concat(recent), crc >>> 0, produced)) {
-          // Wait for the trailer bytes if they are still to come.
-          const more = await reader.read(8);
-          recent.push(more.slice());
-          if (!hasTrailer(Buffer.concat(recent), crc >>> 0, produced))
-            throw new CodecError('gzip', more.length < 8 ? 'gzip: stream truncated (no CRC32/ISIZE trailer)' : 'gzip: CRC32/ISIZE trailer does not match the decoded data', reader.offset);
+        // zlib counts in bytesWritten the input inflate consumed: the deflate data ends exactly there.
+        const deflateEnd = headerLen + gunzip.bytesWritten;
+        const trailer = new Uint8Array(8);
+        let got = 0;
+        for (const { at, data } of recent) {
+          const from = Math.max(deflateEnd + got, at);
+          if (from >= at + data.length || from !== deflateEnd + got) continue;
+          const n = Math.min(8 - got, at + data.length - from);
+          trailer.set(data.subarray(from - at, from - at + n), got);
+          got += n;
         }
+        if (got < 8 && deflateEnd + got < fedTo) throw new CodecError('gzip', `gzip: internal: trailer at input offset ${deflateEnd} no longer buffered`, deflateEnd);
+        if (got < 8) {
+          const more = await reader.read(8 - got);
+          trailer.set(more, got);
+          got += more.length;
+        }
+        if (got < 8) throw new CodecError('gzip', `gzip: stream truncated at input offset ${deflateEnd + got} (CRC32/ISIZE trailer incomplete)`, deflateEnd + got);
+        const dv = new DataView(trailer.buffer);
+        const storedCrc = dv.getUint32(0, true);
+        const storedSize = dv.getUint32(4, true);
+        if (storedCrc !== crc >>> 0)
+          throw new CodecError('gzip', `gzip: CRC32 mismatch at input offset ${deflateEnd} (stored ${hex(storedCrc)}, decoded data has ${hex(crc >>> 0)})`, deflateEnd);
+        if (storedSize !== produced % 0x100000000)
+          throw new CodecError('gzip', `gzip: ISIZE mismatch at input offset ${deflateEnd + 4} (stored ${storedSize}, decoded ${produced % 0x100000000} bytes mod 2^32)`, deflateEnd + 4);
+        options.onStreamEnd?.(deflateEnd + 8);
         return;
       }
       await new Promise<void>((r) => {
@@ -140,10 +167,4 @@ async function* decodeGzip(source: AsyncIterable<Uint8Array>, options: DecodeOpt
   }
 }
 
-/** Whether `buf` contains a gzip member trailer (le32 CRC32, le32 ISIZE) for output with this CRC and size. */
-function hasTrailer(buf: Buffer, crc: number, size: number): boolean {
-  const pat = Buffer.alloc(8);
-  pat.writeUInt32LE(crc, 0);
-  pat.writeUInt32LE(size % 0x100000000, 4);
-  return buf.indexOf(pat) >= 0;
-}
+const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;

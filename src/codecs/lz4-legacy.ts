@@ -1,6 +1,6 @@
 import type { Codec, DecodeOptions } from './types.js';
 import { CodecError } from './errors.js';
-import { ByteReader, asCodecError } from './_util.js';
+import { ByteReader, asCodecError, yieldToEventLoop } from './_util.js';
 
 /** Legacy frame magic 0x184C2102, little-endian. */
 const LEGACY_MAGIC = 0x184c2102;
@@ -63,15 +63,21 @@ async function* decodeLz4Legacy(source: AsyncIterable<Uint8Array>, options: Deco
     for (;;) {
       const at = r.offset;
       const sz = await r.read(4);
-      if (sz.length === 0) return; // clean end of input at a block boundary
-      if (sz.length < 4) throw new CodecError('lz4-legacy', `lz4-legacy: truncated block header at input offset ${at}`, at);
+      if (sz.length === 0) {
+        options.onStreamEnd?.(at); // clean end of input at a block boundary
+        return;
+      }
+      if (sz.length < 4) throw new CodecError('lz4-legacy', `lz4-legacy: stream truncated at input offset ${r.offset} (block size word at ${at})`, r.offset);
       const csize = le32(sz);
       if (csize === LEGACY_MAGIC) continue; // concatenated legacy stream
-      if (csize > CSIZE_MAX) return; // not a block: end of stream, rest is trailing data
-      if (produced > 0 && csize === produced % 0x100000000) return; // the kernel's le32 size trailer
+      // Not a block (too large, or the kernel's le32 size trailer): the stream ended before this word.
+      if (csize > CSIZE_MAX || (produced > 0 && csize === produced % 0x100000000)) {
+        options.onStreamEnd?.(at);
+        return;
+      }
       if (csize === 0) throw new CodecError('lz4-legacy', `lz4-legacy: zero-length block at input offset ${at}`, at);
       const block = await r.read(csize);
-      if (block.length < csize) throw new CodecError('lz4-legacy', `lz4-legacy: block at input offset ${at} truncated (${block.length} of ${csize} bytes)`, at);
+      if (block.length < csize) throw new CodecError('lz4-legacy', `lz4-legacy: stream truncated at input offset ${r.offset} (block at ${at} has ${block.length} of ${csize} bytes)`, r.offset);
       // lz4-napi takes lz4_flex's size-prepended form; the prefix is the output capacity (8 MiB per block).
       const framed = new Uint8Array(4 + csize);
       framed[0] = BLOCK_MAX & 0xff;
@@ -89,6 +95,7 @@ async function* decodeLz4Legacy(source: AsyncIterable<Uint8Array>, options: Deco
       produced += out.length;
       yield out;
       if (produced > options.maxOutput) return;
+      await yieldToEventLoop();
     }
   } finally {
     await r.close();

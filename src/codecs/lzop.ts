@@ -1,6 +1,6 @@
 import type { Codec, DecodeOptions } from './types.js';
 import { CodecError } from './errors.js';
-import { ByteReader, adler32 } from './_util.js';
+import { ByteReader, adler32, yieldToEventLoop } from './_util.js';
 
 const MAGIC = [0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a];
 const F_ADLER32_D = 0x1;
@@ -78,7 +78,7 @@ async function* decodeLzop(source: AsyncIterable<Uint8Array>, options: DecodeOpt
   const need = async (n: number, what: string): Promise<Uint8Array> => {
     const at = r.offset;
     const b = await r.read(n);
-    if (b.length < n) fail(`truncated ${what}`, at);
+    if (b.length < n) throw new CodecError('lzop', `lzop: stream truncated at input offset ${r.offset} (in the ${what} at ${at})`, r.offset);
     return b;
   };
   try {
@@ -120,7 +120,10 @@ async function* decodeLzop(source: AsyncIterable<Uint8Array>, options: DecodeOpt
     for (;;) {
       const at = r.offset;
       const usize = be32(await need(4, 'block header'), 0);
-      if (usize === 0) return; // end marker; trailing bytes are not read
+      if (usize === 0) {
+        options.onStreamEnd?.(r.offset); // end marker; trailing bytes are not read
+        return;
+      }
       if (usize > MAX_BLOCK) fail(`block size ${usize} exceeds 64 MiB`, at);
       const csize = be32(await need(4, 'block header'), 0);
       if (csize === 0 || csize > usize) fail(`bad compressed size ${csize} for ${usize}-byte block`, at);
@@ -151,6 +154,7 @@ async function* decodeLzop(source: AsyncIterable<Uint8Array>, options: DecodeOpt
       produced += out.length;
       yield out;
       if (produced > options.maxOutput) return;
+      await yieldToEventLoop();
     }
   } finally {
     await r.close();

@@ -1,6 +1,6 @@
 import type { Codec, DecodeOptions } from './types.js';
 import { CodecError } from './errors.js';
-import { ByteReader } from './_util.js';
+import { ByteReader, yieldToEventLoop } from './_util.js';
 
 /**
  * Zstandard, one frame as `zstd -22 --ultra` writes it from a pipe: no content size, window up to 128 MiB.
@@ -11,16 +11,40 @@ import { ByteReader } from './_util.js';
  * `ZSTD_decompressStream`, checking every return value. The default window limit of libzstd (2^27 = 128 MiB)
  * admits the kernel's frames; memory is bounded by the window, not by the image.
  *
- * Trailing data: decoding stops at the end of the first frame; bytes after it (the kernel's le32 size
- * trailer) are not read.
+ * Frames: like the kernel's lib/decompress_unzstd.c (its streaming loop ends when ZSTD_decompressStream
+ * returns 0, i.e. after one frame) we decode one frame; skippable frames (magic 0x184D2A50..5F) before it are
+ * skipped, as `zstd -d` does. The bytes up to the end of that frame are reported through onStreamEnd;
+ * what follows (the kernel's le32 size trailer, further frames) is not read.
  */
 export const zstd: Codec = {
   name: 'zstd',
   description: 'Zstandard frame (zboot "zstd" / "zstd22", Image.zst)',
   library: 'zstddec@0.3.4 (libzstd wasm)',
-  sniff: (head) => head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd,
+  sniff: (head) => head.length >= 4 && ((head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) || isSkippableMagic(head)),
   decode: decodeZstd,
 };
+
+/** Skippable frame magic: 0x184D2A50..0x184D2A5F, little-endian. */
+function isSkippableMagic(b: Uint8Array): boolean {
+  return b.length >= 4 && (b[0]! & 0xf0) === 0x50 && b[1] === 0x2a && b[2] === 0x4d && b[3] === 0x18;
+}
+
+/** Skip any skippable frames; returns the first 4 bytes of the real frame (or fewer at end of input). */
+async function skipSkippableFrames(reader: ByteReader): Promise<Uint8Array> {
+  for (;;) {
+    const at = reader.offset;
+    const magic = (await reader.read(4)).slice();
+    if (!isSkippableMagic(magic)) return magic;
+    const size = await reader.read(4);
+    if (size.length < 4) throw new CodecError('zstd', `zstd: stream truncated at input offset ${reader.offset} (skippable frame header at ${at})`, reader.offset);
+    let left = (size[0]! | (size[1]! << 8) | (size[2]! << 16) | (size[3]! << 24)) >>> 0;
+    while (left > 0) {
+      const c = await reader.chunk(Math.min(left, 1 << 20));
+      if (!c) throw new CodecError('zstd', `zstd: stream truncated at input offset ${reader.offset} (inside the skippable frame at ${at})`, reader.offset);
+      left -= c.length;
+    }
+  }
+}
 
 interface ZstdExports {
   memory: { buffer: ArrayBuffer };
@@ -91,8 +115,12 @@ async function* decodeZstd(source: AsyncIterable<Uint8Array>, options: DecodeOpt
   let consumedBefore = 0; // input offset of the start of the current input buffer
   let frameDone = false;
   try {
+    let pending: Uint8Array | undefined = await skipSkippableFrames(reader);
+    consumedBefore = reader.offset - pending.length;
+    if (pending.length === 0) pending = undefined;
     while (!frameDone) {
-      const chunk = await reader.chunk(inCap);
+      const chunk = pending ?? (await reader.chunk(inCap));
+      pending = undefined;
       if (!chunk) throw new CodecError('zstd', `zstd: stream truncated at input offset ${consumedBefore} (frame not finished)`, consumedBefore);
       new Uint8Array(z.memory.buffer).set(chunk, inBuf);
       let v = view();
@@ -118,9 +146,11 @@ async function* decodeZstd(source: AsyncIterable<Uint8Array>, options: DecodeOpt
           produced += outPos;
           yield out;
           if (produced > options.maxOutput) return;
+          await yieldToEventLoop();
         }
         if (ret === 0) {
           frameDone = true; // end of frame: whatever follows is trailing data, left unread
+          options.onStreamEnd?.(consumedBefore + inPos);
           break;
         }
         if (inPos >= chunk.length && outPos < outCap) break; // needs more input
