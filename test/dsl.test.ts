@@ -1100,7 +1100,7 @@ test('regions: codec via codecs map, decode, expected_size, inner candidate, sca
   assert.equal(decoded!.summary, 'note v3');
   assert.deepEqual(decoded!.scans.map((s) => [s.id, s.text]), [['banner', 'Version 1.2.3']]);
   const checks = a.checks.map((c) => [c.layer, c.id, c.status]);
-  assert.deepEqual(checks, [[0, 'in_file', 'ok'], [1, 'decoded_size', 'ok']]);
+  assert.deepEqual(checks, [[0, 'in_file', 'ok'], [1, 'trailing_data', 'ok'], [1, 'decoded_size', 'ok']]);
 });
 
 test('regions: each family -> extract by section name', async () => {
