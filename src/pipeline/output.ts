@@ -116,13 +116,7 @@ export class DeviceOutput implements Sink {
     }
   }
   write(chunk: Uint8Array): void {
-    if (this.fd === null) throw new IoError('closed', 'output already closed', { file: this.target });
-    let off = 0;
-    try {
-      while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
-    } catch (e) {
-      throw new IoError((e as NodeJS.ErrnoException).code ?? 'EIO', `cannot write ${this.target}: ${(e as Error).message}`, { file: this.target }, e);
-    }
+    writeAll(this.fd, chunk, this.target);
   }
   commit(): void {
     this.abort();
@@ -130,6 +124,17 @@ export class DeviceOutput implements Sink {
   abort(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+  }
+}
+
+/** Writes the whole chunk to an open output (short writes happen on pipes and devices). */
+function writeAll(fd: number | null, chunk: Uint8Array, target: string): void {
+  if (fd === null) throw new IoError('closed', 'output already closed', { file: target });
+  let off = 0;
+  try {
+    while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+  } catch (e) {
+    throw new IoError((e as NodeJS.ErrnoException).code ?? 'EIO', `cannot write ${target}: ${(e as Error).message}`, { file: target }, e);
   }
 }
 
@@ -169,13 +174,7 @@ export class AtomicFile implements Sink {
   }
 
   write(chunk: Uint8Array): void {
-    if (this.fd === null) throw new IoError('closed', 'output already closed', { file: this.target });
-    let off = 0;
-    try {
-      while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
-    } catch (e) {
-      throw new IoError((e as NodeJS.ErrnoException).code ?? 'EIO', `cannot write ${this.target}: ${(e as Error).message}`, { file: this.target }, e);
-    }
+    writeAll(this.fd, chunk, this.target);
   }
 
   /** Flush and move into place. Without force, link() fails if the target appeared meanwhile. */
