@@ -236,3 +236,34 @@ test('detection: a limit is never a non-match', () => {
   assert.equal(out.damaged.length, 1);
   assert.equal(out.damaged[0]!.error.kind, 'limit');
 });
+
+/** A minimal boot-protocol 2.15 bzImage (no EFI stub) around `payload`, with the le32 size word after it. */
+function synthBzImage(payload: Uint8Array, decodedSize: number): Uint8Array {
+  const setupSects = 1;
+  const start = (setupSects + 1) * 512;
+  const b = Buffer.alloc(start + payload.length + 4);
+  b[0x1f1] = setupSects;
+  b.writeUInt16LE(0xaa55, 0x1fe);
+  b.write('HdrS', 0x202, 'latin1');
+  b.writeUInt16LE(0x020f, 0x206);
+  b.writeUInt32LE(0, 0x248);
+  b.writeUInt32LE(payload.length + 4, 0x24c);
+  b.set(payload, start);
+  b.writeUInt32LE(decodedSize, start + payload.length);
+  return b;
+}
+
+test('bzImage: the payload codec is found by its magic (codec_by_magic); a payload no codec knows is unknown-codec', async () => {
+  const elf = readFileSync('/bin/ls');
+  const good = write(synthBzImage(gzipSync(elf), elf.length), 'synth-bzImage');
+  const a = await new Kimg().analyze(good);
+  assert.equal(a.error, null, a.error?.describe());
+  assert.deepEqual(a.layers.map((l) => l.detections[0]?.schema.id), ['x86-bzimage', 'elf']);
+  assert.equal(a.layers[1]!.codec?.plugin, 'gzip');
+  assert.equal(a.layers[1]!.codec?.header, null);
+  const junk = write(synthBzImage(Buffer.from('not a compressed stream at all'), 1), 'junk-bzImage');
+  const { status, j } = infoJson(junk);
+  assert.equal(status, 3);
+  assert.equal(j.error?.error, 'unknown-codec');
+  assert.match(j.error!.message, /no codec recognises the payload of region payload by its magic/);
+});

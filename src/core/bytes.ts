@@ -37,14 +37,16 @@ export class BufferSource implements ByteSource {
 
 const PAGE = 64 * 1024;
 
-/** What a non-regular file is, in words for an error message. */
-function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO (named pipe)';
-  if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  return 'not a regular file';
+export type SpecialFileKind = 'directory' | 'FIFO' | 'socket' | 'character device' | 'block device';
+
+/** What a non-regular file is (null for a regular file), in words for messages and decisions. */
+export function specialFileKind(st: { isFile(): boolean; isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): SpecialFileKind | null {
+  if (st.isFile()) return null;
+  if (st.isDirectory()) return 'directory';
+  if (st.isFIFO()) return 'FIFO';
+  if (st.isSocket()) return 'socket';
+  if (st.isCharacterDevice()) return 'character device';
+  return 'block device';
 }
 
 /**
@@ -69,9 +71,10 @@ export class FileSource implements ByteSource {
     }
     this.fd = fd;
     const st = fstatSync(fd, { bigint: true });
-    if (!st.isFile()) {
+    const kind = specialFileKind(st);
+    if (kind) {
       this.close();
-      throw new IoError('not-a-file', `cannot read ${path}: it is ${fileKind(st)}; kimg reads regular files only`, { file: path });
+      throw new IoError('not-a-file', `cannot read ${path}: it is a ${kind === 'FIFO' ? 'FIFO (named pipe)' : kind}; kimg reads regular files only`, { file: path });
     }
     this.size = Number(st.size);
     this.mtimeNs = st.mtimeNs;

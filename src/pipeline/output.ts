@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fsyncSync, linkSync, lstatSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { IoError, UsageError } from '../core/errors.js';
+import { specialFileKind, type SpecialFileKind } from '../core/bytes.js';
 import type { Sink } from './pipeline.js';
 
 const live = new Set<AtomicFile>();
@@ -75,19 +76,12 @@ function processAlive(pid: number): boolean {
 }
 
 /** What an existing output path is, when it is not a regular file (or null when it is one or absent). */
-function specialKind(abs: string): 'character device' | 'block device' | 'FIFO' | 'socket' | 'directory' | null {
-  let st;
+function specialKind(abs: string): SpecialFileKind | null {
   try {
-    st = statSync(abs);
+    return specialFileKind(statSync(abs));
   } catch {
     return null;
   }
-  if (st.isFile()) return null;
-  if (st.isCharacterDevice()) return 'character device';
-  if (st.isBlockDevice()) return 'block device';
-  if (st.isFIFO()) return 'FIFO';
-  if (st.isSocket()) return 'socket';
-  return 'directory';
 }
 
 /**
