@@ -1,12 +1,13 @@
 import type { Codec, DecodeOptions } from './types.js';
 import { CodecError } from './errors.js';
-import { liblzmaDecode } from './_liblzma.js';
+import { driveDecoder } from './lzma/drive.js';
+import { LzmaAloneDecoder } from './lzma/lzma-alone.js';
 
 /**
  * Legacy "LZMA alone" (.lzma) stream: 13-byte header (properties byte, le32 dictionary size, le64
  * uncompressed size, all ones when unknown as the kernel's piped `lzma -9` writes it), then LZMA1 data
- * ending with an end marker. Library: liblzma 5.8.2 wasm (node-liblzma), through lzma_auto_decoder after we
- * check the header is an LZMA-alone one (auto would also accept .xz and .lz).
+ * ending with an end marker. Library: kimg's own decoder (./lzma/), after checking the header is one xz or
+ * the kernel's `lzma -9` would write.
  *
  * Trailing data: decoding stops at the end-of-payload marker (or after the declared size); the bytes after
  * it (the kernel's le32 size trailer) are not read.
@@ -14,7 +15,7 @@ import { liblzmaDecode } from './_liblzma.js';
 export const lzma: Codec = {
   name: 'lzma',
   description: 'legacy .lzma ("LZMA alone") stream, known or unknown size',
-  library: 'node-liblzma@4.0.2 (liblzma 5.8.2 wasm)',
+  library: 'kimg lzma decoder (TypeScript)',
   sniff: (head) => isLzmaAloneHeader(head),
   decode: decodeLzma,
 };
@@ -46,31 +47,27 @@ function isXzDictionarySize(dict: number): boolean {
 }
 
 async function* decodeLzma(source: AsyncIterable<Uint8Array>, options: DecodeOptions): AsyncGenerator<Uint8Array> {
-  // Peek the header to refuse non-LZMA-alone input, then replay it in front of the rest.
-  const it = source[Symbol.asyncIterator]();
-  const head: Uint8Array[] = [];
-  let have = 0;
-  while (have < 13) {
-    const r = await it.next();
-    if (r.done) break;
-    head.push(r.value);
-    have += r.value.length;
-  }
-  const joined = new Uint8Array(have);
-  let o = 0;
-  for (const c of head) {
-    joined.set(c, o);
-    o += c.length;
-  }
-  if (have < 13) throw new CodecError('lzma', `lzma: stream truncated in the 13-byte header (${have} bytes)`, have);
-  if (!isLzmaAloneHeader(joined)) throw new CodecError('lzma', 'lzma: not an LZMA-alone header (bad properties byte, dictionary size or size field)', 0);
-  async function* replay(): AsyncGenerator<Uint8Array> {
-    yield joined;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
-    }
-  }
-  yield* liblzmaDecode('lzma', 'auto', replay(), options);
+  let checked = false;
+  yield* driveDecoder('lzma', source, options, (input) => {
+    const decoder = new LzmaAloneDecoder(input);
+    return {
+      step(maxOut) {
+        // Refuse input that is not an LZMA-alone header as xz would write it before decoding anything.
+        if (!checked) {
+          if (!input.has(13, 'LZMA header')) return null;
+          if (!isLzmaAloneHeader(input.buf.subarray(input.pos, input.pos + 13))) {
+            throw new CodecError('lzma', 'lzma: not an LZMA-alone header (bad properties byte, dictionary size or size field)', 0);
+          }
+          checked = true;
+        }
+        return decoder.step(maxOut);
+      },
+      get done() {
+        return decoder.done;
+      },
+      get consumed() {
+        return decoder.consumed;
+      },
+    };
+  });
 }
