@@ -65,10 +65,13 @@ test('fresh clone: the README quick start works, and the packed package installs
   });
 
   await t.test('npm pack + npm install -g with CC=/bin/false: no install script, no compiler, same output, snapshot start-up', () => {
-    const pack = run('npm', ['pack', '--ignore-scripts', '--pack-destination', work], { cwd: clone }); // the clone is built by npm ci
+    const pack = run('npm', ['pack', '--pack-destination', work], { cwd: clone }); // prepack strips the scripts from the packed package.json
     assert.equal(pack.status, 0, pack.out);
     const tgz = readdirSync(work).find((f) => /^kimg-.*\.tgz$/.test(f));
     assert.ok(tgz, pack.out);
+    assert.equal(readFileSync(join(clone, 'package.json'), 'utf8'), readFileSync(join(REPO, 'package.json'), 'utf8'), 'postpack restored package.json');
+    const packedManifest = run('tar', ['-xzOf', join(work, tgz), 'package/package.json']);
+    assert.equal((JSON.parse(packedManifest.out) as { scripts?: object }).scripts, undefined, 'the packed package.json has no lifecycle scripts');
     // Compilers on PATH that record any call: a dependency that builds would be caught even if it ignores CC.
     const shims = join(work, 'shims');
     const calls = join(work, 'compiler-calls.log');
