@@ -105,3 +105,18 @@ for (const [name, codec, cmd] of [['xz', xz, 'xz -1 -T1 -c'], ['lzma', lzma, 'xz
     assert.ok(worstLag < 100, `event loop lag ${worstLag.toFixed(1)} ms in a ${took.toFixed(0)} ms decode`);
   });
 }
+
+test('LZMA-alone sniff: a valid-looking header followed by bytes that do not decode is not claimed', { skip: !tools && NO_XZ }, () => {
+  const header = Buffer.from([0x5d, 0, 0, 0x80, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+  let claimed = 0;
+  for (let seed = 1; seed <= 200; seed++) {
+    // The range coder's first byte is 0 in every real stream; give the trial decode a fair chance.
+    const body = randomBytes(4096, seed);
+    body[0] = 0;
+    if (lzma.sniff!(Buffer.concat([header, body]))) claimed++;
+  }
+  assert.ok(claimed <= 2, `claimed ${claimed} of 200 random bodies`);
+  const real = execSync('xz --format=lzma -9 -c', { input: readFileSync('/bin/ls') });
+  assert.ok(lzma.sniff!(real.subarray(0, 4096)), 'a real lzma -9 stream is claimed');
+  assert.ok(lzma.sniff!(real.subarray(0, 40)), 'and its first 40 bytes alone (truncation is not a reason to refuse)');
+});

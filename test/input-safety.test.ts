@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { IoError } from '../src/core/errors.js';
 import { FileSource } from '../src/core/bytes.js';
 import { Kimg } from '../src/kimg.js';
+import { extract } from '../src/pipeline/extract.js';
 import { hasCommand, kimg, SAMPLES } from './helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'kimg-input-'));
@@ -79,3 +80,30 @@ for (const how of ['grows', 'is touched'] as const) {
     assert.match(a.error.describe(), /changing-.*\.efi, layer \d+: the file changed while being read: (size 934400 → 934408 bytes|mtime)/);
   });
 }
+
+test('extract --raw: a file changed after the analysis, while its stored range is copied, is an error and nothing is committed', async () => {
+  const path = join(work, 'changing-during-copy.efi');
+  copyFileSync(ZBOOT, path);
+  let committed = false;
+  let changed = false;
+  const out = {
+    write(): void {
+      // The analysis is over when the raw copy writes: change the input now.
+      if (!changed) {
+        changed = true;
+        appendFileSync(path, 'appended');
+      }
+    },
+    commit(): void {
+      committed = true;
+    },
+    abort(): void {},
+  };
+  await assert.rejects(extract(new Kimg(), path, { kind: 'raw' }, out), (e: unknown) => {
+    assert.ok(e instanceof IoError && e.code === 'changed', String(e));
+    assert.match(e.message, /the file changed while being extracted: size 934400 → 934408 bytes/);
+    return true;
+  });
+  assert.ok(changed, 'the copy ran');
+  assert.equal(committed, false);
+});

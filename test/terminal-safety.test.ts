@@ -162,3 +162,16 @@ test('a user schema whose title and summary hold escapes: schemas and parse prin
   const doc = assertSafeJson(json.stdout, 'schemas --json') as { id: string; title: string }[];
   assert.equal(doc.find((s) => s.id === 'evil')!.title, 'Evil \x1b]0;pwned\x07\x9b2J\r\nkimg: ok');
 });
+
+test('an ascii string with bytes >= 0x80 shows them as \\xNN in text, not as latin1 letters', () => {
+  const schema = join(work, 'ascii.yaml');
+  writeFileSync(schema, 'kimg: 1\nid: asciitest\ntitle: ascii string\nendian: le\nroot: main\ntypes:\n  main:\n    fields:\n      - { id: t, type: strz }\n      - { id: l, type: strz, encoding: latin1 }\n');
+  const input = join(work, 'ascii.bin');
+  writeFileSync(input, Buffer.from([0x4d, 0xff, 0xfe, 0x5a, 0, 0xe9, 0]));
+  const text = kimg(['parse', schema, input]);
+  assert.equal(text.status, 0, text.stderr.toString());
+  assert.match(text.stdout.toString(), /t = "M\\xff\\xfeZ"/);
+  assert.match(text.stdout.toString(), /l = "é"/, 'latin1 is text: é stays é');
+  const json = JSON.parse(kimg(['parse', schema, input, '--json']).stdout.toString()) as { value: { t: string } };
+  assert.equal(json.value.t, 'M\u00ff\u00feZ');
+});

@@ -237,6 +237,36 @@ test('detection: a limit is never a non-match', () => {
   assert.equal(out.damaged[0]!.error.kind, 'limit');
 });
 
+test('detection: a detect.when that fails to evaluate is damage, and false is a non-match', () => {
+  const dir = mkdtempSync(join(work, 'schemas-'));
+  // `when` divides by a header field: 0 there makes the rule itself fail, not merely say "no".
+  writeFileSync(join(dir, 'box-when.yaml'), `
+kimg: 1
+id: box-when
+title: a container whose detection rule can fail to evaluate
+root: r
+detect:
+  magic:
+    - { at: 0, bytes: "BW" }
+  when: 12 / divisor == 4
+types:
+  r:
+    fields:
+      - { id: magic, type: bytes, size: 2 }
+      - { id: divisor, type: u8 }
+`);
+  const reg = new SchemaRegistry({ searchPath: [dir], builtins: false });
+  const detect = (...b: number[]) => reg.detect(new BufferSource(Uint8Array.from(b)), DEFAULT_LIMITS);
+  assert.deepEqual(detect(0x42, 0x57, 3).matches.map((m) => m.schema.id), ['box-when']);
+  const no = detect(0x42, 0x57, 2);
+  assert.deepEqual(no.matches, []);
+  assert.deepEqual(no.damaged, [], 'when == false: not this format');
+  const broken = detect(0x42, 0x57, 0);
+  assert.deepEqual(broken.matches, []);
+  assert.equal(broken.damaged.length, 1, 'when fails to evaluate: a damaged match');
+  assert.match(broken.damaged[0]!.error.message, /division by zero|divide/i);
+});
+
 /** A minimal boot-protocol 2.15 bzImage (no EFI stub) around `payload`, with the le32 size word after it. */
 function synthBzImage(payload: Uint8Array, decodedSize: number): Uint8Array {
   const setupSects = 1;

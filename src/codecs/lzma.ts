@@ -1,7 +1,7 @@
 import type { Codec, DecodeOptions } from './types.js';
 import { CodecError } from './errors.js';
 import { driveDecoder } from './lzma/drive.js';
-import { LzmaAloneDecoder } from './lzma/lzma-alone.js';
+import { LzmaAloneDecoder, decodesAsLzmaAlone } from './lzma/lzma-alone.js';
 
 /**
  * Legacy "LZMA alone" (.lzma) stream: 13-byte header (properties byte, le32 dictionary size, le64
@@ -16,7 +16,8 @@ export const lzma: Codec = {
   name: 'lzma',
   description: 'legacy .lzma ("LZMA alone") stream, known or unknown size',
   library: 'kimg lzma decoder (TypeScript)',
-  sniff: (head) => isLzmaAloneHeader(head),
+  // No magic: the header must be one xz writes, and the bytes available must decode without an error.
+  sniff: (head) => isLzmaAloneHeader(head) && decodesAsLzmaAlone(head),
   decode: decodeLzma,
 };
 

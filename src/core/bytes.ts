@@ -58,7 +58,7 @@ export class FileSource implements ByteSource {
   readonly size: number;
   /** Modification time (ns) when opened, for assertUnchanged(). */
   readonly mtimeNs: bigint;
-  private readonly identity: string;
+  private readonly state: FileState;
   private fd: number | null;
   private current: Window = { bytes: new Uint8Array(0), view: new DataView(new ArrayBuffer(0)), base: 0 };
 
@@ -78,7 +78,7 @@ export class FileSource implements ByteSource {
     }
     this.size = Number(st.size);
     this.mtimeNs = st.mtimeNs;
-    this.identity = `${st.dev}:${st.ino}`;
+    this.state = fileState(st);
   }
 
   /**
@@ -87,17 +87,10 @@ export class FileSource implements ByteSource {
    */
   assertUnchanged(): void {
     if (this.fd === null) throw new IoError('closed', 'file already closed', { file: this.path });
-    const st = fstatSync(this.fd, { bigint: true });
-    const changes: string[] = [];
-    if (Number(st.size) !== this.size) changes.push(`size ${this.size} → ${st.size} bytes`);
-    if (st.mtimeNs !== this.mtimeNs) changes.push(`mtime ${nsIso(this.mtimeNs)} → ${nsIso(st.mtimeNs)}`);
     // Parts of the pipeline reopen the file by name: a file renamed over it counts as a change too.
-    try {
-      const now = statSync(this.path, { bigint: true });
-      if (`${now.dev}:${now.ino}` !== this.identity) changes.push('replaced by another file');
-    } catch (e) {
-      changes.push(`no longer readable by its name (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
+    const changes = fileChanges(this.state, fileState(fstatSync(this.fd, { bigint: true })));
+    const byName = currentFileState(this.path);
+    if (typeof byName === 'string' || byName.identity !== this.state.identity) changes.push(...fileChanges(this.state, byName).slice(0, 1));
     if (changes.length) throw new IoError('changed', `the file changed while being read: ${changes.join(', ')}`, { file: this.path }, undefined);
   }
 
@@ -137,6 +130,36 @@ export class FileSource implements ByteSource {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
+}
+
+/** What identifies one version of a file: its size, modification time and inode. */
+export interface FileState {
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  readonly identity: string;
+}
+
+export function fileState(st: { size: bigint; mtimeNs: bigint; dev: bigint; ino: bigint }): FileState {
+  return { size: st.size, mtimeNs: st.mtimeNs, identity: `${st.dev}:${st.ino}` };
+}
+
+/** The file's state now, by name; a string (the errno code) when it can no longer be stat'ed. */
+export function currentFileState(path: string): FileState | string {
+  try {
+    return fileState(statSync(path, { bigint: true }));
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? 'error';
+  }
+}
+
+/** How `now` differs from `before`, in words (empty when it is the same version of the file). */
+export function fileChanges(before: FileState, now: FileState | string): string[] {
+  if (typeof now === 'string') return [`no longer readable by its name (${now})`];
+  const changes: string[] = [];
+  if (now.identity !== before.identity) changes.push('replaced by another file');
+  if (now.size !== before.size) changes.push(`size ${before.size} → ${now.size} bytes`);
+  if (now.mtimeNs !== before.mtimeNs) changes.push(`mtime ${nsIso(before.mtimeNs)} → ${nsIso(now.mtimeNs)}`);
+  return changes;
 }
 
 function nsIso(ns: bigint): string {

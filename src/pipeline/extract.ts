@@ -2,7 +2,8 @@
  * `extract`: write one layer's bytes (the decoded kernel by default), a stored payload as is, or a
  * named PE section, through an atomic output.
  */
-import { LimitError, PipelineError, UsageError } from '../core/errors.js';
+import { IoError, LimitError, PipelineError, UsageError } from '../core/errors.js';
+import { currentFileState, fileChanges } from '../core/bytes.js';
 import type { Kimg } from '../kimg.js';
 import type { Analysis, LayerReport, RegionInfo, Sink } from './pipeline.js';
 import { readFileRange } from './read.js';
@@ -44,6 +45,16 @@ export async function extract(k: Kimg, input: string, target: ExtractTarget, out
 }
 
 async function extractInto(k: Kimg, input: string, target: ExtractTarget, out: Output, options: ExtractOptions): Promise<ExtractResult> {
+  // The bytes written must come from the version of the file that was analysed: stored ranges are
+  // copied by a second read after the analysis, so the file is compared before and after both.
+  const before = currentFileState(input);
+  const result = await extractChecked(k, input, target, out, options);
+  const changes = typeof before === 'string' ? [] : fileChanges(before, currentFileState(input));
+  if (changes.length) throw new IoError('changed', `the file changed while being extracted: ${changes.join(', ')}`, { file: input });
+  return result;
+}
+
+async function extractChecked(k: Kimg, input: string, target: ExtractTarget, out: Output, options: ExtractOptions): Promise<ExtractResult> {
   let written = 0;
   let decodedInto: number | null = null;
   const counting: Sink = {

@@ -490,8 +490,11 @@ function chooseInner(schema: SchemaDef, r: RegionDecl, scope: Scope, o: Pipeline
   return null;
 }
 
+/** Bytes a codec sniffer sees: enough for LZMA-alone (no magic) to trial-decode its first symbols. */
+const SNIFF_BYTES = 4096;
+
 function sniff(source: ByteSource, codecs: CodecRegistry): Codec | null {
-  const head = source.slice(0, Math.min(64, source.size));
+  const head = source.slice(0, Math.min(SNIFF_BYTES, source.size));
   return codecs.sniff(head) ?? null;
 }
 

@@ -73,7 +73,12 @@ export function describe(f: FieldDef, v: unknown): string {
     return num(v);
   }
   if (v instanceof Uint8Array) return v.length <= 32 ? quoteBytes(v) : `${v.length} bytes`;
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') {
+    const quoted = JSON.stringify(v);
+    // An `ascii` string holds bytes 0x80..0xff as the characters U+0080..U+00FF: show the bytes, not
+    // letters like "ÿ" the file never contained.
+    return f.kind === 'str' && f.encoding === 'ascii' ? quoted.replace(/[\u0080-\u00ff]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`) : quoted;
+  }
   return formatValue(v, 'auto');
 }
 

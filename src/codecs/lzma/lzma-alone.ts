@@ -3,7 +3,7 @@
  * uncompressed size or all ones for "unknown, ends with the end-of-payload marker"), then one LZMA1 stream.
  */
 import { Dictionary, LzmaDecoder, MAX_SYMBOL_INPUT, decodeProperties } from './lzma-decoder.js';
-import { type InputBuffer, LzmaFormatError } from './input.js';
+import { InputBuffer, LzmaFormatError } from './input.js';
 
 export class LzmaAloneDecoder {
   private lzma: LzmaDecoder | null = null;
@@ -72,5 +72,22 @@ export class LzmaAloneDecoder {
     this.lzma.initRangeCoder(input);
     if (this.size === 0) this.consumed = input.offset;
     return true;
+  }
+}
+
+/**
+ * Whether the first bytes of a stream decode as LZMA-alone data without an error (as far as they go).
+ * LZMA-alone has no magic, so a sniffer that only checked the header would claim any bytes shaped like it.
+ */
+export function decodesAsLzmaAlone(head: Uint8Array): boolean {
+  const input = new InputBuffer();
+  input.push(head);
+  const decoder = new LzmaAloneDecoder(input);
+  try {
+    for (let steps = 0; steps < 64 && !decoder.done; steps++) if (decoder.step(64 * 1024) === null) break;
+    return true;
+  } catch (e) {
+    if (e instanceof LzmaFormatError) return false;
+    throw e;
   }
 }
