@@ -74,6 +74,13 @@ if (spawnSync('bzip2', ['--help']).status !== null) {
   execFileSync('sh', ['-c', `head -c 4294967296 /dev/zero | bzip2 -9 > ${bomb}`]);
   add('bzip2 bomb (4 GiB of zeros), --max-size 100M', ['extract', '--max-size', '100M', bomb, '-o', join(work, 'out5')], 3);
 }
+if (spawnSync('xz', ['--version']).status === 0) {
+  for (const [name, cmd] of [['xz', 'xz -0 -T1'], ['lzma', 'xz --format=lzma -0']]) {
+    const file = join(work, `bomb.${name}`);
+    execFileSync('sh', ['-c', `head -c 4294967296 /dev/zero | ${cmd} > ${file}`]);
+    add(`${name} bomb (4 GiB of zeros), --max-size 100M`, ['extract', '--max-size', '100M', file, '-o', join(work, `out-${name}`)], 3);
+  }
+}
 
 console.log('| case | exit (expected) | time s | peak RSS MiB | message |');
 console.log('|---|---|---|---|---|');
