@@ -265,10 +265,13 @@ async function* decodeWithWasm(source: AsyncIterable<Uint8Array>, options: Decod
   }
 }
 
-/** Output chunk of node:zlib's zstd stream: one block's worth, so most blocks cost one thread-pool call. */
-const ZLIB_OUTPUT_CHUNK = 256 * 1024;
-/** Input is handed to node:zlib in writes of about this size (block headers alone would be 3-byte writes). */
-const ZLIB_INPUT_WRITE = 64 * 1024;
+/**
+ * Output chunk of node:zlib's zstd stream. Larger chunks mean fewer thread-pool round trips (the default
+ * 16 KiB is slower: docs/codecs.md); it is also how far past maxOutput a decode can go.
+ */
+const ZLIB_OUTPUT_CHUNK = 1 << 20;
+/** Input is handed to node:zlib in writes of about one block (block headers alone would be 3-byte writes). */
+const ZLIB_INPUT_WRITE = BLOCK_SIZE_MAX;
 
 async function* decodeWithZlib(zlib: ZlibWithZstd, source: AsyncIterable<Uint8Array>, options: DecodeOptions): AsyncGenerator<Uint8Array> {
   const reader = new ByteReader(source);
