@@ -48,6 +48,8 @@ function zlibWithZstd(): ZlibWithZstd | undefined {
   return typeof zlib.createZstdDecompress === 'function' && zlib.constants?.ZSTD_d_windowLogMax !== undefined ? (zlib as ZlibWithZstd) : undefined;
 }
 
+const NO_ZSTD_IN_ZLIB = `node:zlib of Node ${process.version} has no zstd (it needs Node >= 22.15 or >= 23.8)`;
+
 /** The implementations this Node can run: node:zlib's where it has zstd, and the wasm one always. */
 export function zstdImplementations(): ZstdImplementation[] {
   return zlibWithZstd() ? ['zlib', 'wasm'] : ['wasm'];
@@ -63,7 +65,7 @@ export function zstdImplementation(): ZstdImplementation {
     case 'wasm':
       return 'wasm';
     case 'zlib':
-      if (!zlibWithZstd()) throw new CodecError('zstd', `zstd: ${ZSTD_IMPLEMENTATION_ENV}=zlib, but node:zlib of Node ${process.version} has no zstd (it needs Node >= 22.15 or >= 23.8)`);
+      if (!zlibWithZstd()) throw new CodecError('zstd', `zstd: ${ZSTD_IMPLEMENTATION_ENV}=zlib, but ${NO_ZSTD_IN_ZLIB}`);
       return 'zlib';
     default:
       throw new CodecError('zstd', `zstd: ${ZSTD_IMPLEMENTATION_ENV}=${JSON.stringify(wanted)} is not one of auto, zlib, wasm`);
@@ -108,7 +110,7 @@ async function* decodeZstd(fixed: ZstdImplementation | undefined, source: AsyncI
   switch (implementation) {
     case 'zlib': {
       const zlib = zlibWithZstd();
-      if (!zlib) throw new CodecError('zstd', `zstd: node:zlib of Node ${process.version} has no zstd (it needs Node >= 22.15 or >= 23.8)`);
+      if (!zlib) throw new CodecError('zstd', `zstd: ${NO_ZSTD_IN_ZLIB}`);
       return yield* decodeWithZlib(zlib, source, options);
     }
     case 'wasm':
