@@ -44,3 +44,18 @@ export function compressed(image, [name, , , suffix, make], tag = '') {
   execFileSync('sh', ['-c', `${make} > "${path}.tmp" && mv "${path}.tmp" "${path}"`], { env: { ...process.env, SRC: image } });
   return { path };
 }
+
+/**
+ * The implementations of a case's codec on this Node, each with the environment that selects it in a kimg
+ * process: zstd has two (libzstd from node:zlib where Node has it, zstddec's wasm), the others one.
+ * Needs the build (dist/).
+ */
+export async function implementations(plugin) {
+  if (plugin !== 'zstd') return [{ label: plugin, env: {}, implementation: undefined }];
+  const { zstdImplementations } = await import(join(root, 'dist', 'src', 'codecs', 'zstd.js'));
+  return zstdImplementations().map((implementation) => ({
+    label: `zstd (${implementation === 'zlib' ? 'node:zlib' : 'wasm'})`,
+    env: { KIMG_ZSTD: implementation },
+    implementation,
+  }));
+}

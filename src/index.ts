@@ -16,6 +16,7 @@ export { parseExpr, ExprSyntaxError } from './expr/parser.js';
 export { CodecRegistry, defaultCodecs } from './codecs/registry.js';
 export type { Codec, DecodeOptions } from './codecs/types.js';
 export { CodecError } from './codecs/errors.js';
+export { zstdCodec, zstdImplementation, zstdImplementations, ZSTD_IMPLEMENTATION_ENV, type ZstdImplementation } from './codecs/zstd.js';
 export type { Analysis, LayerReport, RegionInfo, CheckReport, Sink } from './pipeline/pipeline.js';
 export { extract, type ExtractTarget, type ExtractResult, type ExtractOptions, type Output } from './pipeline/extract.js';
 export { AtomicFile, DeviceOutput, openOutput, removeStaleTempFiles } from './pipeline/output.js';

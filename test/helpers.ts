@@ -6,6 +6,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CodecRegistry, defaultCodecs } from '../src/codecs/registry.js';
+import type { Codec } from '../src/codecs/types.js';
+import { zstdCodec, zstdImplementations, type ZstdImplementation } from '../src/codecs/zstd.js';
 
 /** dist/test/helpers.js -> repo root. */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -82,4 +85,33 @@ export function kimg(args: readonly string[], options: { input?: Uint8Array; env
 
 export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+/** One implementation of a codec for a test to run through; `skip` says why it cannot run on this Node. */
+export interface CodecUnderTest {
+  /** For test names: the codec's name, with the implementation when it has several ("zstd (wasm)"). */
+  readonly label: string;
+  readonly codec: Codec;
+  readonly skip: string | undefined;
+}
+
+const ZSTD_LABELS: Record<ZstdImplementation, string> = { zlib: 'zstd (node:zlib)', wasm: 'zstd (wasm)' };
+
+/**
+ * Every implementation of the codec `name`: zstd has two (node:zlib's libzstd where Node has it, zstddec's
+ * wasm otherwise), chosen at run time, so its tests run through both; the others have one (the registry's).
+ */
+export function implementationsOf(name: string): CodecUnderTest[] {
+  if (name !== 'zstd') return [{ label: name, codec: defaultCodecs().get(name)!, skip: undefined }];
+  const here = zstdImplementations();
+  return (['zlib', 'wasm'] as const).map((impl) => ({
+    label: ZSTD_LABELS[impl],
+    codec: zstdCodec(impl),
+    skip: here.includes(impl) ? undefined : `node:zlib of Node ${process.version} has no zstd (Node >= 22.15 / 23.8): ${ZSTD_LABELS[impl]} skipped`,
+  }));
+}
+
+/** The default codecs, with zstd fixed to one implementation when `codec` is a zstd variant. */
+export function registryWith(codec: Codec): CodecRegistry {
+  return defaultCodecs().register(codec);
 }

@@ -101,3 +101,99 @@ export async function yieldToEventLoop(maxBusyMs = 10): Promise<void> {
   await new Promise<void>((resolve) => setImmediate(resolve));
   lastYield = performance.now();
 }
+
+/** The part of a node:zlib stream (Inflate, ZstdDecompress...) that `throughZlibStream` drives. */
+export interface ZlibStream extends NodeJS.EventEmitter {
+  readonly destroyed: boolean;
+  write(chunk: Uint8Array): boolean;
+  end(): void;
+  destroy(error?: Error): void;
+}
+
+/**
+ * Pushes `input` through a node:zlib stream, whose work runs on libuv's thread pool (the event loop stays
+ * free), and yields the stream's output in order as it arrives. Back-pressure both ways: input is pulled only
+ * while the stream accepts more (`write()` true, or after 'drain'), and output waits for the consumer. The
+ * stream may end before the input does (raw inflate and zstd stop at the end of their stream): the rest is
+ * not pulled. Throws the stream's error or the input's, after yielding the output that preceded it.
+ * When the consumer stops early, the stream is destroyed and the input's iterator returned.
+ * Input chunks must stay valid after they were yielded (zlib reads them later, on its own thread).
+ */
+export async function* throughZlibStream(stream: ZlibStream, input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const queue: Uint8Array[] = [];
+  let failure: { error: unknown } | undefined;
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onData = (c: Uint8Array) => {
+    queue.push(c);
+    notify();
+  };
+  const onError = (error: unknown) => {
+    failure ??= { error };
+    notify();
+  };
+  const onEnd = () => {
+    ended = true;
+    notify();
+  };
+  stream.on('data', onData);
+  stream.on('error', onError);
+  stream.on('end', onEnd);
+  const stopped = () => failure !== undefined || ended || stream.destroyed;
+  const feeder = (async () => {
+    const it = input[Symbol.asyncIterator]();
+    try {
+      while (!stopped()) {
+        const next = await it.next();
+        // The consumer may have stopped (and destroyed the stream) while we waited for input.
+        if (stopped()) return;
+        if (next.done) {
+          stream.end();
+          return;
+        }
+        if (!stream.write(next.value)) await drainedOrClosed(stream);
+      }
+    } finally {
+      await it.return?.();
+    }
+  })().catch((error: unknown) => {
+    failure ??= { error };
+    stream.destroy();
+    notify();
+  });
+  try {
+    for (;;) {
+      while (queue.length) yield queue.shift()!;
+      if (failure) throw failure.error;
+      if (ended) return;
+      await new Promise<void>((r) => {
+        wake = r;
+        if (queue.length || failure || ended) notify();
+      });
+    }
+  } finally {
+    stream.destroy();
+    await feeder;
+    stream.off('data', onData);
+    stream.off('end', onEnd);
+    // A late error from the destroyed stream must still find a listener, or it would be thrown at top level.
+  }
+}
+
+function drainedOrClosed(stream: ZlibStream): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (stream.destroyed) return resolve();
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}

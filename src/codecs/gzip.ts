@@ -1,6 +1,6 @@
 import type { Codec, DecodeOptions } from './types.js';
 import { CodecError } from './errors.js';
-import { ByteReader, asCodecError, yieldToEventLoop } from './_util.js';
+import { ByteReader, asCodecError, throughZlibStream, yieldToEventLoop } from './_util.js';
 
 /**
  * gzip (RFC 1952), as `gzip -n -9` writes it for the kernel. The member header is parsed here; the deflate
@@ -52,118 +52,68 @@ async function* decodeGzip(source: AsyncIterable<Uint8Array>, options: DecodeOpt
   await readHeader(reader);
   const headerLen = reader.offset;
   const gunzip = zlib.createInflateRaw({ chunkSize: 256 * 1024 });
-  const queue: Uint8Array[] = [];
-  let error: unknown;
-  let ended = false;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  gunzip.on('data', (c: Uint8Array) => {
-    queue.push(c);
-    notify();
-  });
-  gunzip.on('error', (e) => {
-    error = e;
-    notify();
-  });
-  gunzip.on('end', () => {
-    ended = true;
-    notify();
-  });
   let produced = 0;
   let crc = 0;
   // The last few input chunks fed, with their input offsets: the member trailer follows the deflate data in them.
   const recent: { at: number; data: Uint8Array }[] = [];
   let fedTo = headerLen;
-  // Feed input with back-pressure, yield output as it arrives.
-  const feeder = (async () => {
+  async function* feed(): AsyncGenerator<Uint8Array> {
     for (;;) {
-      if (error || ended || gunzip.destroyed) return;
       const c = await reader.chunk(256 * 1024);
-      // The consumer may have stopped (and destroyed the inflater) while we waited for input.
-      if (gunzip.destroyed) return;
-      if (!c) {
-        gunzip.end(); // raw inflate reports a truncated deflate body as an error
-        return;
-      }
+      if (!c) return; // raw inflate reports a truncated deflate body as an error at end()
       const copy = c.slice();
       recent.push({ at: fedTo, data: copy });
       fedTo += copy.length;
       if (recent.length > 4) recent.shift();
-      if (!gunzip.write(copy))
-        await new Promise<void>((res) => {
-          if (gunzip.destroyed) return res();
-          const done = () => {
-            gunzip.off('drain', done);
-            gunzip.off('close', done);
-            res();
-          };
-          gunzip.on('drain', done);
-          gunzip.on('close', done);
-        });
+      yield copy;
     }
-  })().catch((e) => {
-    error = e;
-    notify();
-  });
+  }
   try {
-    for (;;) {
-      while (queue.length) {
-        const c = queue.shift()!;
+    try {
+      for await (const c of throughZlibStream(gunzip, feed())) {
         produced += c.length;
         crc = zlib.crc32(c, crc);
         yield c;
         if (produced > options.maxOutput) return;
         await yieldToEventLoop();
       }
-      if (error) {
-        const off = headerLen + gunzip.bytesWritten;
-        // zlib's Z_BUF_ERROR at end() means the deflate data stopped short: input ran out, not corruption.
-        if ((error as { code?: string }).code === 'Z_BUF_ERROR' && reader.offset === fedTo && (await reader.atEnd()))
-          throw new CodecError('gzip', `gzip: stream truncated at input offset ${fedTo} (deflate data not finished)`, fedTo, { cause: error });
-        throw error instanceof CodecError ? error : asCodecError('gzip', `corrupt or unsupported stream near input offset ${off}`, error, off);
-      }
-      if (ended) {
-        // zlib counts in bytesWritten the input inflate consumed: the deflate data ends exactly there.
-        const deflateEnd = headerLen + gunzip.bytesWritten;
-        const trailer = new Uint8Array(8);
-        let got = 0;
-        for (const { at, data } of recent) {
-          const from = Math.max(deflateEnd + got, at);
-          if (from >= at + data.length || from !== deflateEnd + got) continue;
-          const n = Math.min(8 - got, at + data.length - from);
-          trailer.set(data.subarray(from - at, from - at + n), got);
-          got += n;
-        }
-        if (got < 8 && deflateEnd + got < fedTo) throw new CodecError('gzip', `gzip: internal: trailer at input offset ${deflateEnd} no longer buffered`, deflateEnd);
-        if (got < 8) {
-          const more = await reader.read(8 - got);
-          trailer.set(more, got);
-          got += more.length;
-        }
-        if (got < 8) throw new CodecError('gzip', `gzip: stream truncated at input offset ${deflateEnd + got} (CRC32/ISIZE trailer incomplete)`, deflateEnd + got);
-        const dv = new DataView(trailer.buffer);
-        const storedCrc = dv.getUint32(0, true);
-        const storedSize = dv.getUint32(4, true);
-        if (storedCrc !== crc >>> 0)
-          throw new CodecError('gzip', `gzip: CRC32 mismatch at input offset ${deflateEnd} (stored ${hex(storedCrc)}, decoded data has ${hex(crc >>> 0)})`, deflateEnd);
-        if (storedSize !== produced % 0x100000000)
-          throw new CodecError('gzip', `gzip: ISIZE mismatch at input offset ${deflateEnd + 4} (stored ${storedSize}, decoded ${produced % 0x100000000} bytes mod 2^32)`, deflateEnd + 4);
-        options.onStreamEnd?.(deflateEnd + 8);
-        return;
-      }
-      await new Promise<void>((r) => {
-        wake = r;
-        if (queue.length || error || ended) notify();
-      });
+    } catch (error) {
+      const off = headerLen + gunzip.bytesWritten;
+      // zlib's Z_BUF_ERROR at end() means the deflate data stopped short: input ran out, not corruption.
+      if ((error as { code?: string }).code === 'Z_BUF_ERROR' && reader.offset === fedTo && (await reader.atEnd()))
+        throw new CodecError('gzip', `gzip: stream truncated at input offset ${fedTo} (deflate data not finished)`, fedTo, { cause: error });
+      throw error instanceof CodecError ? error : asCodecError('gzip', `corrupt or unsupported stream near input offset ${off}`, error, off);
     }
+    // The deflate data ended (the stream ended without an error): the 8-byte trailer follows it.
+    // zlib counts in bytesWritten the input inflate consumed: the deflate data ends exactly there.
+    const deflateEnd = headerLen + gunzip.bytesWritten;
+    const trailer = new Uint8Array(8);
+    let got = 0;
+    for (const { at, data } of recent) {
+      const from = Math.max(deflateEnd + got, at);
+      if (from >= at + data.length || from !== deflateEnd + got) continue;
+      const n = Math.min(8 - got, at + data.length - from);
+      trailer.set(data.subarray(from - at, from - at + n), got);
+      got += n;
+    }
+    if (got < 8 && deflateEnd + got < fedTo) throw new CodecError('gzip', `gzip: internal: trailer at input offset ${deflateEnd} no longer buffered`, deflateEnd);
+    if (got < 8) {
+      const more = await reader.read(8 - got);
+      trailer.set(more, got);
+      got += more.length;
+    }
+    if (got < 8) throw new CodecError('gzip', `gzip: stream truncated at input offset ${deflateEnd + got} (CRC32/ISIZE trailer incomplete)`, deflateEnd + got);
+    const dv = new DataView(trailer.buffer);
+    const storedCrc = dv.getUint32(0, true);
+    const storedSize = dv.getUint32(4, true);
+    if (storedCrc !== crc >>> 0)
+      throw new CodecError('gzip', `gzip: CRC32 mismatch at input offset ${deflateEnd} (stored ${hex(storedCrc)}, decoded data has ${hex(crc >>> 0)})`, deflateEnd);
+    if (storedSize !== produced % 0x100000000)
+      throw new CodecError('gzip', `gzip: ISIZE mismatch at input offset ${deflateEnd + 4} (stored ${storedSize}, decoded ${produced % 0x100000000} bytes mod 2^32)`, deflateEnd + 4);
+    options.onStreamEnd?.(deflateEnd + 8);
   } finally {
     gunzip.destroy();
     await reader.close();
-    await feeder;
   }
 }
 

@@ -4,7 +4,8 @@
  * (input bytes + JSON with the plan and the error) go to --out (default: $TMPDIR/kimg-fuzz-findings);
  * a summary as JSON at the end (--json FILE). Exit status 1 when anything was found.
  *
- * node --test runs every file under dist/test/: loaded by the test runner, this file does nothing.
+ * Not a test file (`npm test` runs dist/test/*.test.js); loaded by the test runner anyway (Node 20's
+ * `node --test dist/test/` loads every file under it), it does nothing.
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
