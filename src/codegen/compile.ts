@@ -20,6 +20,7 @@ import { _, join, lit, Names, nil, objectLiteral, prop, type Code, type Name } f
 import { ANY, ExprGen, fieldType, intType, rt, storedType, type Binding, type ExprEnv, type SType } from './expr.js';
 import { needsChecked, stepCount } from '../expr/steps.js';
 import { runtime, type Ctx } from './runtime.js';
+import { typeSpecials } from '../walk.js';
 
 export interface Variant {
   /** Record offsets and sizes (ParseOptions.layout). */
@@ -46,42 +47,6 @@ const N = {
 };
 
 const HELPERS = Object.keys(runtime).filter((k) => /^[a-zA-Z0-9]+$/.test(k));
-
-/** Every expression a type holds (for scanning which specials a schema uses). */
-function* typeExprs(t: TypeDef): Generator<CompiledExpr> {
-  const tpl = function* (m: Template | null): Generator<CompiledExpr> {
-    for (const p of m?.parts ?? []) if (p.k === 'hole') yield p.expr;
-  };
-  for (const f of t.fields) {
-    if (f.at) yield f.at;
-    if (f.when) yield f.when;
-    if (f.repeat?.k === 'count') yield f.repeat.count;
-    if ('size' in f && f.size) yield f.size;
-    if (f.kind === 'value') yield f.value;
-    if (f.kind === 'switch') {
-      yield f.on;
-      for (const c of f.cases) yield c.match;
-    }
-    if ((f.kind === 'int' || f.kind === 'bytes' || f.kind === 'str') && f.constant) yield* tpl(f.constant.message);
-  }
-  for (const c of t.checks) {
-    yield c.assert;
-    yield* tpl(c.message);
-  }
-}
-
-function specials(e: Expr, out: Set<string>): void {
-  switch (e.k) {
-    case 'special': out.add(e.name); break;
-    case 'member': specials(e.object, out); break;
-    case 'index': specials(e.object, out); specials(e.index, out); break;
-    case 'unary': specials(e.arg, out); break;
-    case 'binary': specials(e.left, out); specials(e.right, out); break;
-    case 'cond': specials(e.test, out); specials(e.then, out); specials(e.else, out); break;
-    case 'call': for (const a of e.args) specials(a, out); break;
-    default: break;
-  }
-}
 
 function targets(f: FieldDef): TypeRef[] {
   if (f.kind === 'struct') return [f.type];
@@ -127,7 +92,7 @@ class Unit {
       for (const f of t.fields) for (const r of targets(f)) queue.push(r.target!);
     }
     const used = new Set<string>();
-    for (const t of this.types) for (const e of typeExprs(t)) specials(e.ast, used);
+    for (const t of this.types) for (const name of typeSpecials(t)) used.add(name);
     this.early = used.has('_root') || used.has('_parent');
     this.usesRegion = used.has('_region');
   }
