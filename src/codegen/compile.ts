@@ -17,7 +17,7 @@ import type {
   BytesField, CheckDef, CompiledExpr, Expr, FieldDef, IntField, SchemaDef, Severity, StrField, StructField, SwitchField, Template, TypeDef, TypeRef,
 } from '../types.js';
 import { _, join, lit, Names, nil, objectLiteral, prop, type Code, type Name } from './code.js';
-import { ANY, ExprGen, fieldType, intType, rt, storedType, type Binding, type ExprEnv, type SType } from './expr.js';
+import { ANY, ExprGen, fieldType, intType, rt, storedType, withNull, type Binding, type ExprEnv, type SType } from './expr.js';
 import { needsChecked, stepCount } from '../expr/steps.js';
 import { runtime, type Ctx } from './runtime.js';
 import { typeSpecials } from '../walk.js';
@@ -229,7 +229,12 @@ class TypeGen {
         const local = self.locals[k]!;
         if (k >= self.current) return { code: _`${local}`, t: { k: 'null' } };
         const f = self.t.fields[k]!;
-        return { code: _`${local}`, t: f.kind === 'value' ? self.valueTypes.get(k) ?? ANY : fieldType(f) };
+        // A conditional value field is null when its `if` did not hold, whatever type its expression has.
+        if (f.kind === 'value') {
+          const vt = self.valueTypes.get(k) ?? ANY;
+          return { code: _`${local}`, t: f.when ? withNull(vt) : vt };
+        }
+        return { code: _`${local}`, t: fieldType(f) };
       },
       parent: _`${N.P}`,
       root: _`${N.R}`,

@@ -38,7 +38,7 @@ function nullable(t: SType): boolean {
   return t.k === 'null' || t.k === 'any' || t.nul;
 }
 
-function withNull(t: SType): SType {
+export function withNull(t: SType): SType {
   if (t.k === 'null' || t.k === 'any') return t;
   return { ...t, nul: true };
 }
