@@ -7,7 +7,7 @@
 // Every implementation of a codec gets its own row (zstd: node:zlib where this Node has it, and wasm, picked
 // with KIMG_ZSTD), paired with the native runs of the same payload.
 //   npm run build && node bench/extract.mjs [--runs N] [--only gzip,zstd] [--scales 1,2]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

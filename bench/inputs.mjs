@@ -36,7 +36,7 @@ export function sourceImage(src, scale) {
 }
 
 /** Compress `image` for one case; returns the path, or null with the reason when the tool is missing. */
-export function compressed(image, [name, , , suffix, make], tag = '') {
+export function compressed(image, [_name, , , suffix, make], tag = '') {
   const tool = make.split('|').pop().trim().split(' ')[0];
   const path = join(work, `k${tag}.${suffix}`);
   if (existsSync(path)) return { path };

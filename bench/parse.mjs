@@ -204,7 +204,7 @@ const bpPEHeader = new Parser().endianness('little')
   .buffer('signature', { length: 4, assert: (b) => b[0] === 0x50 && b[1] === 0x45 && b[2] === 0 && b[3] === 0 })
   .nest('coff', { type: bpCoff })
   .uint16('optional_magic')
-  .choice('optional_header', { tag: 'optional_magic', choices: { 0x10b: bpPE32, 0x20b: bpPE32plus } })
+  .choice('optional_header', { tag: 'optional_magic', choices: { 267: bpPE32, 523: bpPE32plus } })
   .array('sections', { type: bpSection, length: function () { return this.coff.number_of_sections; } });
 const bpPE = new Parser().endianness('little')
   .buffer('e_magic', { length: 2, assert: (b) => b[0] === 0x4d && b[1] === 0x5a })
@@ -232,7 +232,7 @@ const rsSection = new r.Struct({
   number_of_relocations: r.uint16le, number_of_linenumbers: r.uint16le, characteristics: r.uint32le,
 });
 const rsOpt = new r.VersionedStruct(r.uint16le, {
-  0x10b: {
+  267: {
     major_linker_version: r.uint8, minor_linker_version: r.uint8, size_of_code: r.uint32le, size_of_initialized_data: r.uint32le,
     size_of_uninitialized_data: r.uint32le, address_of_entry_point: r.uint32le, base_of_code: r.uint32le, base_of_data: r.uint32le,
     image_base: r.uint32le, section_alignment: r.uint32le, file_alignment: r.uint32le, major_operating_system_version: r.uint16le,
@@ -242,7 +242,7 @@ const rsOpt = new r.VersionedStruct(r.uint16le, {
     size_of_stack_reserve: r.uint32le, size_of_stack_commit: r.uint32le, size_of_heap_reserve: r.uint32le, size_of_heap_commit: r.uint32le,
     loader_flags: r.uint32le, number_of_rva_and_sizes: r.uint32le, data_directories: new r.Array(rsDataDir, 'number_of_rva_and_sizes'),
   },
-  0x20b: {
+  523: {
     major_linker_version: r.uint8, minor_linker_version: r.uint8, size_of_code: r.uint32le, size_of_initialized_data: r.uint32le,
     size_of_uninitialized_data: r.uint32le, address_of_entry_point: r.uint32le, base_of_code: r.uint32le, image_base: u64le,
     section_alignment: r.uint32le, file_alignment: r.uint32le, major_operating_system_version: r.uint16le,
@@ -322,7 +322,8 @@ const contenders = {
     ...(ksArm64 ? [['Kaitai Struct', (u8) => {
       const x = new ksArm64(new KaitaiStream(u8));
       // instances are lazy in Kaitai: touch them, as every other contender computes them
-      return x.bePageSum = (x.beKernel ? 1 : 0) + x.pageSize + (x.physPlacement ? 1 : 0), x;
+      x.bePageSum = (x.beKernel ? 1 : 0) + x.pageSize + (x.physPlacement ? 1 : 0);
+      return x;
     }]] : []),
   ],
   pe: [

@@ -3,7 +3,8 @@
  */
 export { Kimg, type KimgOptions } from './kimg.js';
 export type * from './types.js';
-export { BufferSource, FileSource, type ByteSource, type Window } from './core/bytes.js';
+export { BufferSource, type ByteSource, type Window } from './core/bytes.js';
+export { FileSource } from './core/file-source.js';
 export { DEFAULT_LIMITS, LIMIT_NAMES, withLimits, type Limits } from './core/limits.js';
 export {
   KimgError, SchemaError, ParseError, LimitError, PipelineError, DecodeError, IoError, UsageError,
@@ -11,7 +12,8 @@ export {
 } from './core/errors.js';
 export { SchemaLoader, BUILTIN_SCHEMA_DIR, type LoaderOptions } from './schema/loader.js';
 export { SchemaRegistry, type Detection, type DetectOutcome, type Engine, type Rejection } from './schema/registry.js';
-export { interpret, type ParseOptions, type ParseResult, type Struct, type StructLayout, type FieldLayout, type CheckOutcome } from './interp/interpreter.js';
+export { interpret } from './interp/interpreter.js';
+export type { ParseOptions, ParseResult, Struct, StructLayout, FieldLayout, CheckOutcome } from './engine.js';
 export { parseExpr, ExprSyntaxError } from './expr/parser.js';
 export { CodecRegistry, defaultCodecs } from './codecs/registry.js';
 export type { Codec, DecodeOptions } from './codecs/types.js';

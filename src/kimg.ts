@@ -6,9 +6,10 @@
  *   const found = k.detect(bytes);               // which built-in schemas apply
  *   const a = await k.analyze('/boot/vmlinuz');  // every layer, decoded and checked
  */
-import { BufferSource, FileSource, type ByteSource } from './core/bytes.js';
+import { BufferSource, type ByteSource } from './core/bytes.js';
+import { FileSource } from './core/file-source.js';
 import { withLimits, type Limits } from './core/limits.js';
-import { CodecRegistry, defaultCodecs } from './codecs/registry.js';
+import { type CodecRegistry, defaultCodecs } from './codecs/registry.js';
 import type { Codec } from './codecs/types.js';
 import { interpret, type ParseResult } from './interp/interpreter.js';
 import { compiledEngine } from './codegen/compile.js';

@@ -6,12 +6,9 @@
 // ---------------------------------------------------------------------------------------------
 // Expressions
 
-/** Where a node came from, for error messages: schema file, line and column (1-based). */
-export interface SourcePos {
-  readonly file: string;
-  readonly line: number;
-  readonly col: number;
-}
+/** Where a node came from, for error messages (defined with the errors that carry it). */
+export type { SourcePos } from './core/errors.js';
+import type { SourcePos } from './core/errors.js';
 
 export type BinaryOp =
   | '+' | '-' | '*' | '/' | '%'

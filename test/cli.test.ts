@@ -184,7 +184,7 @@ test('each error class: its exit code, one line, --verbose adds the cause, --jso
   const b = new Uint8Array(readFileSync(ZBOOT));
   const v = new DataView(b.buffer);
   const off = v.getUint32(8, true);
-  for (let i = 0; i < 64; i++) b[off + 400_000 + i] ^= 0xff;
+  for (let i = 0; i < 64; i++) b[off + 400_000 + i]! ^= 0xff;
   const corrupt = join(work, 'corrupt.efi');
   writeFileSync(corrupt, b);
   const codec = kimg(['info', corrupt]);

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CodecRegistry, defaultCodecs } from '../src/codecs/registry.js';
+import { type CodecRegistry, defaultCodecs } from '../src/codecs/registry.js';
 import type { Codec } from '../src/codecs/types.js';
 import { zstdCodec, zstdImplementations, type ZstdImplementation } from '../src/codecs/zstd.js';
 

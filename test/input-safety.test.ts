@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { IoError } from '../src/core/errors.js';
-import { FileSource } from '../src/core/bytes.js';
+import { FileSource } from '../src/core/file-source.js';
 import { Kimg } from '../src/kimg.js';
 import { extract } from '../src/pipeline/extract.js';
 import { hasCommand, kimg, SAMPLES } from './helpers.js';

@@ -152,7 +152,7 @@ for (const format of ['xz', 'lzma'] as const) {
       // LZMA-alone's size/dictionary fields are sniffed more strictly than xz reads them: skip those.
       if (format === 'lzma' && at < 13) continue;
       const bad = Buffer.from(z);
-      bad[at] ^= 1 << (x >>> 29);
+      bad[at]! ^= 1 << (x >>> 29);
       const native = xzAccepts(bad, format);
       let ours: Buffer | CodecError;
       try {

@@ -71,7 +71,10 @@ test('a reader polling the target never sees a half-written output', { timeout: 
   const out = join(dir, 'Image');
   const child = spawn(process.execPath, [CLI, 'extract', input.path, '-o', out], { stdio: 'ignore' });
   let done = false;
-  const exited = new Promise<number | null>((r) => child.on('exit', (c) => ((done = true), r(c))));
+  const exited = new Promise<number | null>((r) => child.on('exit', (c) => {
+    done = true;
+    r(c);
+  }));
   const seen = new Set<number>();
   let polls = 0;
   while (!done) {

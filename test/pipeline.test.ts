@@ -183,7 +183,7 @@ test('a codec stream corrupt halfway: a decode error with the file offset, no pa
     const v = new DataView(b.buffer);
     const off = v.getUint32(8, true);
     const size = v.getUint32(12, true);
-    for (let i = 0; i < 256; i++) b[off + Math.floor(size / 2) + i] ^= 0x5a;
+    for (let i = 0; i < 256; i++) b[off + Math.floor(size / 2) + i]! ^= 0x5a;
     const path = write(b, 'corrupt');
     const a = await k.analyze(path);
     assert.equal(a.error?.kind, 'codec', `${sample}: ${a.error?.describe()}`);

@@ -52,7 +52,7 @@ function assertSafeText(out: Buffer, what: string): void {
   }
   text.split('\n').forEach((line, n) => {
     const bad = /[\u0000-\u001f\u007f-\u009f]/.exec(line);
-    assert.equal(bad, null, `${what}, line ${n + 1}: U+${bad?.[0]!.charCodeAt(0).toString(16).padStart(4, '0')} in ${JSON.stringify(line)}`);
+    assert.equal(bad, null, `${what}, line ${n + 1}: U+${bad?.[0]?.charCodeAt(0).toString(16).padStart(4, '0')} in ${JSON.stringify(line)}`);
   });
 }
 

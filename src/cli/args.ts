@@ -127,7 +127,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   const command = COMMANDS.find((c) => c.name === first);
   if (!command) throw new UsageError(`unknown command '${first}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
   const options = { ...COMMON, ...command.options };
-  let result;
+  let result: ReturnType<typeof parseArgs>;
   try {
     result = parseArgs({
       args: [...rest],

@@ -3,7 +3,7 @@
  * `kimg --help` and `--version` need none of it.
  */
 import { delimiter } from 'node:path';
-import { FileSource } from '../core/bytes.js';
+import { FileSource } from '../core/file-source.js';
 import { realpathOrSelf } from '../core/paths.js';
 import { KimgError, UsageError } from '../core/errors.js';
 import { LIMIT_NAMES, type Limits } from '../core/limits.js';

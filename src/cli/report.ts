@@ -7,7 +7,7 @@ import { renderStruct } from '../render/text.js';
 import { humanSize, hexInt } from '../expr/format.js';
 import type { Analysis, LayerReport, RegionInfo } from '../pipeline/pipeline.js';
 import type { Detection } from '../schema/registry.js';
-import type { ParseResult } from '../interp/interpreter.js';
+import type { ParseResult } from '../engine.js';
 
 /** Detections worth a line: the most refined, and what they directly refine (not MZ under PE under zboot). */
 export function shownDetections(layer: LayerReport): Detection[] {

@@ -11,10 +11,10 @@ import { BufferSource, type ByteSource } from '../core/bytes.js';
 import { ParseError } from '../core/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.js';
 import { hexInt, quoteBytes } from '../expr/format.js';
-import type { ParseOptions, ParseResult } from '../interp/interpreter.js';
-import type { Engine } from '../schema/registry.js';
+import type { ParseOptions, ParseResult } from '../engine.js';
+import type { Engine } from '../engine.js';
 import type {
-  BytesField, CheckDef, CompiledExpr, Expr, FieldDef, IntField, SchemaDef, Severity, StrField, StructField, SwitchField, Template, TypeDef, TypeRef,
+  BytesField, CheckDef, CompiledExpr, FieldDef, IntField, SchemaDef, Severity, StrField, SwitchField, Template, TypeDef, TypeRef,
 } from '../types.js';
 import { _, join, lit, Names, nil, objectLiteral, prop, type Code, type Name } from './code.js';
 import { ANY, ExprGen, fieldType, intType, rt, storedType, withNull, type Binding, type ExprEnv, type SType } from './expr.js';
@@ -350,7 +350,7 @@ class TypeGen {
       if (!this.buf) this.emit(_`${N.w} = ${N.C}.S.window(${N.p}, ${total}); ${N.V} = ${N.w}.view; ${N.U} = ${N.w}.bytes; ${N.b} = ${N.p} - ${N.w}.base;\n`);
       let k = 0;
       for (let x = i; x < j; x++) {
-        const f = this.t.fields[x]!;
+        const _f = this.t.fields[x]!;
         this.current = x;
         const pos = k === 0 ? _`${N.p}` : _`(${N.p} + ${k})`;
         const base = this.buf ? _`${N.p}` : _`${N.b}`;

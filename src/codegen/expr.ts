@@ -1,13 +1,4 @@
-/**
- * Expression AST -> JavaScript, with the interpreter's semantics (src/expr/evaluate.ts, values.ts).
- *
- * A small static type per value (safe-integer range, bigint, bool, string, struct of a known type...)
- * lets common operations become plain JavaScript operators; everything else calls the very helpers the
- * interpreter uses, passed in as the runtime object. Steps are counted exactly as `evaluate` counts
- * them (one per node visited): in `checked` mode by a call before each node, otherwise by the caller
- * adding `stepCount(e)` at once (only for expressions without short-circuits or loops).
- */
-import { needsChecked, stepCount } from '../expr/steps.js';
+
 import type { BinaryOp, Expr, FieldDef, TypeDef } from '../types.js';
 import { _, join, lit, Names, prop, type Code, type Name } from './code.js';
 

@@ -11,8 +11,8 @@ import { KimgError, LimitError, ParseError } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
 import { formatValue, hexInt, quoteBytes } from '../expr/format.js';
 import { arith, compare, equals, ExprTypeError, extreme, indexed, invert, isInt, length, member, negate, norm, quantify, truthy } from '../expr/values.js';
-import { bitsOf } from '../interp/interpreter.js';
-import type { CheckOutcome } from '../interp/interpreter.js';
+import { bitsOf } from '../interp/bits.js';
+import type { CheckOutcome } from '../engine.js';
 import type { ByteSource } from '../core/bytes.js';
 
 /** The per-parse state every generated function gets as `C`. */

@@ -1,4 +1,9 @@
-import type { SourcePos } from '../types.js';
+/** Where a node came from, for error messages: schema file, line and column (1-based). */
+export interface SourcePos {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+}
 
 /**
  * kimg's error classes. Every expected failure is one of these, carries where it happened and what

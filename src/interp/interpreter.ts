@@ -17,58 +17,15 @@
  */
 import type { ByteSource } from '../core/bytes.js';
 import { ParseError } from '../core/errors.js';
-import type { Limits } from '../core/limits.js';
 import { hexInt } from '../expr/format.js';
-import type { SchemaDef, Severity, TypeDef } from '../types.js';
+import type { SchemaDef } from '../types.js';
+import type { ParseOptions, ParseResult } from '../engine.js';
 import { parseStruct, planOf } from './plan.js';
 import { Run } from './run.js';
 
 export { bitsOf } from './bits.js';
 
-export type Struct = Record<string, unknown>;
-
-/** Where each field of a struct came from. */
-export interface StructLayout {
-  readonly type: TypeDef;
-  /** Absolute offset of the struct. */
-  readonly offset: number;
-  size: number;
-  /** Aligned with type.fields; null for a field that was absent (if: false). */
-  readonly fields: (FieldLayout | null)[];
-}
-
-export interface FieldLayout {
-  readonly offset: number;
-  readonly size: number;
-  /** The struct parsed for a struct or switch field. */
-  readonly struct: StructLayout | null;
-  /** One entry per element for arrays. */
-  readonly elements: FieldLayout[] | null;
-}
-
-/** A check's outcome: failed error checks throw; warnings and passes are recorded here. */
-export interface CheckOutcome {
-  readonly id: string;
-  readonly path: string;
-  readonly severity: Severity;
-  readonly ok: boolean;
-  readonly message: string;
-}
-
-export interface ParseOptions {
-  /** Absolute offset where the root struct starts (default 0). */
-  readonly offset?: number;
-  readonly limits?: Limits;
-  /** Record offsets and sizes of every field (needed by dump; off for speed). */
-  readonly layout?: boolean;
-}
-
-export interface ParseResult {
-  readonly schema: SchemaDef;
-  readonly value: Struct;
-  readonly layout: StructLayout | null;
-  readonly checks: CheckOutcome[];
-}
+export type { CheckOutcome, FieldLayout, ParseOptions, ParseResult, Struct, StructLayout } from '../engine.js';
 
 export function interpret(schema: SchemaDef, source: ByteSource, options: ParseOptions = {}): ParseResult {
   const start = options.offset ?? 0;

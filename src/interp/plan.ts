@@ -18,8 +18,8 @@ import type {
 } from '../types.js';
 import { bitsOf } from './bits.js';
 import { compileExpr } from './expr.js';
-import type { FieldLayout, StructLayout, Struct } from './interpreter.js';
-import { Frame, Run, type CExpr } from './run.js';
+import type { FieldLayout, StructLayout, Struct } from '../engine.js';
+import { Frame, type Run, type CExpr } from './run.js';
 
 /** One field of a struct: parses it at cursor p and returns the new cursor. */
 type Step = (r: Run, fr: Frame, p: number) => number;
@@ -319,7 +319,7 @@ function strElem(ctx: Ctx, f: StrField): Elem {
 // -----------------------------------------------------------------------------------------------
 // nested structs
 
-function subElem(ctx: Ctx, id: string, ref: () => TypeRef, sizeX: CExpr | null): Elem {
+function subElem(_ctx: Ctx, id: string, ref: () => TypeRef, sizeX: CExpr | null): Elem {
   let plan: TypePlan | null = null;
   return (r, fr, p, index) => {
     plan ??= planOf(ref().target!);

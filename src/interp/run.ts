@@ -11,7 +11,7 @@ import { hexInt } from '../expr/format.js';
 import { ExprTypeError } from '../expr/values.js';
 import type { SchemaDef } from '../types.js';
 import type { ExprFn } from './expr.js';
-import type { CheckOutcome, FieldLayout, ParseOptions, Struct, StructLayout } from './interpreter.js';
+import type { CheckOutcome, FieldLayout, ParseOptions, Struct, StructLayout } from '../engine.js';
 
 /** An expression with what its errors quote. */
 export interface CExpr {

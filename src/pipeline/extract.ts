@@ -3,7 +3,7 @@
  * named PE section, through an atomic output.
  */
 import { IoError, LimitError, PipelineError, UsageError } from '../core/errors.js';
-import { currentFileState, fileChanges } from '../core/bytes.js';
+import { currentFileState, fileChanges } from '../core/file-source.js';
 import type { Kimg } from '../kimg.js';
 import type { Analysis, LayerReport, RegionInfo, Sink } from './pipeline.js';
 import { readFileRange } from './read.js';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fsyncSync, linkSync, lstatSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { IoError, UsageError } from '../core/errors.js';
-import { specialFileKind, type SpecialFileKind } from '../core/bytes.js';
+import { specialFileKind, type SpecialFileKind } from '../core/file-source.js';
 import type { Sink } from './pipeline.js';
 
 const live = new Set<AtomicFile>();

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { ioError } from '../core/bytes.js';
+import { ioError } from '../core/file-source.js';
 
 export const CHUNK = 1 << 20;
 
@@ -10,7 +10,7 @@ export const CHUNK = 1 << 20;
  * may keep chunks and get fresh ones.
  */
 export async function* readFileRange(path: string, offset: number, size: number, onProgress?: (done: number) => void, reuse = false): AsyncGenerator<Uint8Array> {
-  let fh;
+  let fh: Awaited<ReturnType<typeof open>>;
   try {
     fh = await open(path, 'r');
   } catch (e) {

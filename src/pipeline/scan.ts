@@ -24,7 +24,11 @@ export class StreamScanner {
   constructor(decls: readonly ScanDecl[]) {
     // One search per distinct id (several schemas may declare the same banner scan).
     const seen = new Set<string>();
-    this.pending = decls.filter((d) => (seen.has(d.id) ? false : (seen.add(d.id), true)));
+    this.pending = decls.filter((d) => {
+      if (seen.has(d.id)) return false;
+      seen.add(d.id);
+      return true;
+    });
     this.keep = Math.max(0, ...this.pending.map((d) => d.prefix.length + d.maxLength));
   }
 

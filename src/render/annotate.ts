@@ -3,7 +3,7 @@
  * {value, flags, unknown}, bit fields with their parts named. Hidden fields are left out.
  */
 import { hex } from '../core/bytes.js';
-import type { FieldLayout, StructLayout, Struct } from '../interp/interpreter.js';
+import type { FieldLayout, StructLayout, Struct } from '../engine.js';
 import type { EnumDef, FieldDef, FlagSetDef } from '../types.js';
 
 export type Json = null | boolean | number | bigint | string | Json[] | { [key: string]: Json };

@@ -4,8 +4,8 @@
  */
 import { evaluate, type Budget } from '../expr/evaluate.js';
 import { formatValue } from '../expr/format.js';
-import type { ParseResult, StructLayout } from '../interp/interpreter.js';
-import { rootScope } from '../schema/scope.js';
+import type { ParseResult, StructLayout } from '../engine.js';
+import { rootScope } from '../expr/scope.js';
 import type { Expr, FieldDef, Template } from '../types.js';
 import { enumName, flagNames } from './annotate.js';
 

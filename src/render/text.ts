@@ -2,7 +2,7 @@
  * The human view of a parse: one line per field, with its offset, size, value in hex and decimal,
  * and enum / flag names.
  */
-import type { FieldLayout, Struct, StructLayout } from '../interp/interpreter.js';
+import type { FieldLayout, Struct, StructLayout } from '../engine.js';
 import { formatValue, hexInt, quoteBytes } from '../expr/format.js';
 import type { FieldDef } from '../types.js';
 import { enumName, flagNames } from './annotate.js';
@@ -31,7 +31,9 @@ function walk(value: Struct, layout: StructLayout, indent: string, lines: string
     }
     if (Array.isArray(v)) {
       lines.push(`${prefix(fl, f)}${indent}${f.id}: [${v.length}]`);
-      v.forEach((item, n) => one(f, item, fl?.elements?.[n] ?? null, `${f.id}[${n}]`, indent + '  ', lines));
+      v.forEach((item, n) => {
+        one(f, item, fl?.elements?.[n] ?? null, `${f.id}[${n}]`, indent + '  ', lines);
+      });
       continue;
     }
     one(f, v, fl, f.id, indent, lines);

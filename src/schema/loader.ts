@@ -2,7 +2,7 @@
  * Schema loader: schema files (YAML, data only) -> the validated model of ../types.ts.
  * Resolves imports inside the search path, type and enum references, and binds every expression.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import { DEFAULT_LIMITS } from '../core/limits.js';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ import type {
 import { fromYaml } from './located-yaml.js';
 import { fromSnapshot, SNAPSHOT_FILE } from './snapshot.js';
 import { validateTree } from './validate.js';
-import { closest, INTEGER, rootNode, YNode } from './yaml-node.js';
+import { closest, INTEGER, rootNode, type YNode } from './yaml-node.js';
 
 /** The schemas shipped with kimg. */
 export const BUILTIN_SCHEMA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../schemas');
@@ -175,7 +175,7 @@ export class SchemaLoader {
       if (size > this.maxSchemaBytes) throw tooBig(size);
       const buf = Buffer.alloc(this.maxSchemaBytes + 1);
       let n = 0;
-      for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
+      for (let r = 0; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
       if (n > this.maxSchemaBytes) throw tooBig(n);
       return buf.toString('utf8', 0, n);
     } catch (e) {
@@ -534,7 +534,7 @@ class SchemaBuilder {
 
   private template(node: YNode, names: ReadonlySet<string> | null): Template {
     const source = node.str();
-    let raw;
+    let raw: ReturnType<typeof splitTemplate>;
     try {
       raw = splitTemplate(source);
     } catch (e) {
@@ -552,7 +552,7 @@ class SchemaBuilder {
   }
 
   private exprText(source: string, node: YNode, names: ReadonlySet<string> | null): CompiledExpr {
-    let ast;
+    let ast: ReturnType<typeof parseExpr>;
     try {
       ast = parseExpr(source);
     } catch (e) {

@@ -5,12 +5,13 @@
 import type { ByteSource } from '../core/bytes.js';
 import { KimgError, LimitError, ParseError } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
-import { interpret, type ParseResult } from '../interp/interpreter.js';
+import { interpret } from '../interp/interpreter.js';
+import type { Engine, ParseResult } from '../engine.js';
 import { evaluate } from '../expr/evaluate.js';
 import { truthy } from '../expr/values.js';
 import type { SchemaDef } from '../types.js';
 import { SchemaLoader, type LoaderOptions } from './loader.js';
-import { rootScope } from './scope.js';
+import { rootScope } from '../expr/scope.js';
 
 export interface Detection {
   readonly schema: SchemaDef;
@@ -43,7 +44,7 @@ export interface DetectOutcome {
 }
 
 /** A parser for a schema; the interpreter by default, the compiled engine when selected. */
-export type Engine = (schema: SchemaDef, source: ByteSource, options: { limits: Limits; layout: boolean; offset?: number }) => ParseResult;
+export type { Engine } from '../engine.js';
 
 export const interpreterEngine: Engine = (schema, source, options) => interpret(schema, source, options);
 

@@ -153,7 +153,7 @@ function toJson(n: LNode | null, file: string, ptr: string, what: string, pos: P
       const out: { [key: string]: JsonValue } = {};
       for (const [key, kp, value] of n.e) {
         if (key === null) throw new SchemaError('bad-key', `${what}: mapping keys must be plain scalars`, { file, line: kp[0], col: kp[1] });
-        if (Object.prototype.hasOwnProperty.call(out, key)) continue; // duplicate keys: a YAML error reported before
+        if (Object.hasOwn(out, key)) continue; // duplicate keys: a YAML error reported before
         const v = toJson(value, file, `${ptr}/${esc(key)}`, `${what} › ${key}`, value?.p ?? kp, kp, locs);
         Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
       }
@@ -378,7 +378,7 @@ function at(data: JsonValue, segs: readonly string[]): JsonValue | undefined {
   let v: JsonValue | undefined = data;
   for (const s of segs) {
     if (v === null || typeof v !== 'object') return undefined;
-    v = Array.isArray(v) ? v[Number(s)] : Object.prototype.hasOwnProperty.call(v, s) ? v[s] : undefined;
+    v = Array.isArray(v) ? v[Number(s)] : Object.hasOwn(v, s) ? v[s] : undefined;
   }
   return v;
 }

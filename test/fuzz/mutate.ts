@@ -141,7 +141,9 @@ const synthArb: fc.Arbitrary<Synth> = fc.record({
 export function planArb(seeds: SeedSet, options: { maxOps: number; largeAbove: number; synthOneIn: number }): fc.Arbitrary<Plan> {
   const small: number[] = [];
   const large: number[] = [];
-  seeds.seeds.forEach((s, i) => (s.bytes.length > options.largeAbove ? large : small).push(i));
+  seeds.seeds.forEach((s, i) => {
+    (s.bytes.length > options.largeAbove ? large : small).push(i);
+  });
   const seedArb = large.length
     ? fc.oneof({ arbitrary: fc.constantFrom(...small), weight: 30 }, { arbitrary: fc.constantFrom(...large), weight: 1 })
     : fc.constantFrom(...small);
@@ -237,10 +239,16 @@ function applyOp(b: Uint8Array, op: Op, seeds: SeedSet, touch: Touch): Uint8Arra
   const len = b.length;
   switch (op.k) {
     case 'flip':
-      if (len) touch(b, op.at % len, 1), (b[op.at % len]! ^= 1 << op.bit);
+      if (len) {
+        touch(b, op.at % len, 1);
+        b[op.at % len]! ^= 1 << op.bit;
+      }
       return b;
     case 'byte':
-      if (len) touch(b, op.at % len, 1), (b[op.at % len] = op.v);
+      if (len) {
+        touch(b, op.at % len, 1);
+        b[op.at % len] = op.v;
+      }
       return b;
     case 'insert': {
       const at = op.at % (len + 1);

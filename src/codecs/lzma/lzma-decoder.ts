@@ -480,7 +480,7 @@ export class LzmaDecoder {
       state = state < 7 ? 7 : 10;
 
       // Distance: a 6-bit slot, then reverse-tree or direct bits plus 4 aligned bits.
-      const slotBase = POS_SLOT + ((lenCode < 3 ? lenCode : 3) << 6);
+      const slotBase = POS_SLOT + ((Math.min(lenCode , 3)) << 6);
       m = 1;
       for (let i = 0; i < 6; i++) {
         p = probs[slotBase + m]!;

@@ -1,4 +1,4 @@
-import type { Scope } from '../expr/evaluate.js';
+import type { Scope } from './evaluate.js';
 
 /** The scope expressions see at the root of a parsed layer (regions, summaries, detection). */
 export function rootScope(root: Record<string, unknown>, size: number): Scope {
