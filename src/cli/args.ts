@@ -1,19 +1,20 @@
 /**
- * Command-line grammar: the commands and options as data, turned into a yargs parser (help per
- * command, `kimg help CMD`, completion, --version), then checked strictly here: unknown options and
- * commands with "did you mean", argument counts, conflicts, one number syntax for every number.
+ * Command-line grammar: the commands and options as data. A command to run is parsed by yargs-parser
+ * (yargs' own parser) with this table and checked strictly here: unknown options and commands with
+ * "did you mean", argument counts, choices, conflicts, one number syntax for every number. Help, `kimg
+ * help CMD`, --version and shell completion are yargs itself, built from the same table
+ * (yargs-cli.ts), loaded only when asked for.
  *
- * yargs costs ~55 ms to import unbundled; the CLI ships as one esbuild bundle (scripts/bundle.mjs),
- * where it costs ~18 ms (bench/startup.mjs measures both).
+ * Why the split: in the bundle, evaluating yargs and building a parser with every command costs
+ * ~30 ms of CPU before any work (bench/startup.mjs, "kimg --version"), and running a command through
+ * it also lays out that command's help text (~25 ms); yargs-parser alone costs nothing measurable.
  */
-import yargs, { type Argv } from 'yargs';
-
-type FallbackCompletionFunction = Parameters<Argv['completion']>[2];
+import parser from 'yargs-parser';
 import { UsageError } from '../core/errors.js';
 import { LIMIT_NAMES } from '../core/limits.js';
 import { parseNumber } from './numbers.js';
 
-interface OptionSpec {
+export interface OptionSpec {
   /** `number` options are strings to yargs and go through parseNumber (hex, K/M/G/T) here. */
   readonly type: 'boolean' | 'string' | 'number';
   /** One-letter alias. No two aliases differ only by case. */
@@ -26,7 +27,7 @@ interface OptionSpec {
   readonly describe: string;
 }
 
-interface PositionalSpec {
+export interface PositionalSpec {
   readonly name: string;
   readonly describe: string;
   /** `<file..>`: one or more. */
@@ -149,44 +150,33 @@ export interface Parsed {
 
 export type Invocation =
   | { readonly kind: 'run'; readonly parsed: Parsed }
-  /** Text yargs produced (help, version, a completion script or completions): print it, exit 0. */
-  | { readonly kind: 'output'; readonly text: string };
+  /** For yargs (yargs-cli.ts) to answer: help, version, a completion script or completions. */
+  | { readonly kind: 'yargs'; readonly args: readonly string[]; readonly command: CommandSpec | undefined; readonly completing: boolean };
 
-const EXIT_CODES = 'Exit codes: 0 ok, 2 usage error, 3 invalid or unrecognised input (or a failed check), 4 I/O error, 5 schema file error, 1 internal error (a bug). With several files, the worst of their codes.';
+export const EXIT_CODES = 'Exit codes: 0 ok, 2 usage error, 3 invalid or unrecognised input (or a failed check), 4 I/O error, 5 schema file error, 1 internal error (a bug). With several files, the worst of their codes.';
 
 /**
  * yargs drops a lone `-` from positionals; kimg uses it for standard input, so it travels as this
  * string, which no argument can be (argv strings cannot hold NUL).
  */
-const STDIN_TOKEN = '\0-';
+export const STDIN_TOKEN = '\0-';
 
-export function parseCommandLine(argv: readonly string[], version: string): Invocation {
+export function parseCommandLine(argv: readonly string[]): Invocation {
   const completing = argv.some((a) => a.startsWith('--get-yargs-completions'));
   const args = completing ? [...argv] : argv.map((a) => (a === '-' ? STDIN_TOKEN : a));
   const commandAt = checkLeadingOptions(args);
   const word = args[commandAt];
   const name = word?.startsWith('-') ? undefined : word; // --help, --version: yargs answers
-  if (name === 'help') return helpFor(args.slice(commandAt + 1), version);
+  if (name === 'help') return { kind: 'yargs', args: args.slice(commandAt), command: undefined, completing };
   if (name !== undefined && !COMMANDS.some((c) => c.name === name)) {
     throw new UsageError(`unknown command '${name}'${didYouMean(name, COMMANDS.map((c) => c.name))} (commands: ${COMMANDS.map((c) => c.name).join(', ')}, help)`);
   }
   const command = COMMANDS.find((c) => c.name === name);
-  if (command) checkOptionNames(command, args.slice(commandAt + 1));
-  if (command?.name === 'completion') chooseCompletionShell(args[commandAt + 1]);
-  const { argv: parsed, output } = runYargs(args, version, command);
-  if (output !== '' || completing) return { kind: 'output', text: output };
-  if (!command) return { kind: 'output', text: runYargs(['--help'], version, undefined).output };
-  return { kind: 'run', parsed: check(command, parsed) };
-}
-
-/** `kimg help` alone is the top-level help; `kimg help CMD` is exactly `kimg CMD --help`. */
-function helpFor(topic: readonly string[], version: string): Invocation {
-  if (topic.length === 0) return { kind: 'output', text: runYargs(['--help'], version, undefined).output };
-  const command = COMMANDS.find((c) => c.name === topic[0]);
-  if (!command || topic.length > 1) {
-    throw new UsageError(`help: expected at most one command name, got ${topic.map((t) => `'${shown(t)}'`).join(' ')}${command ? '' : didYouMean(topic[0]!, COMMANDS.map((c) => c.name))} (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
+  const asksYargs = command ? checkOptionNames(command, args.slice(commandAt + 1)) : true;
+  if (command && !asksYargs && !completing && command.name !== 'completion') {
+    return { kind: 'run', parsed: check(command, parseOptions(command, [...args.slice(0, commandAt), ...args.slice(commandAt + 1)])) };
   }
-  return { kind: 'output', text: runYargs([command.name, '--help'], version, command).output };
+  return { kind: 'yargs', args, command, completing };
 }
 
 /**
@@ -215,12 +205,13 @@ function checkLeadingOptions(args: readonly string[]): number {
  * Every option after the command must be one it takes: checked before yargs, which would take an
  * unknown option's next word as its value (`--jsn f` would swallow the file name).
  */
-function checkOptionNames(command: CommandSpec, args: readonly string[]): void {
+function checkOptionNames(command: CommandSpec, args: readonly string[]): boolean {
+  let helpOrVersion = false;
   const options: Record<string, OptionSpec> = { ...COMMON, ...command.options };
   const byAlias = new Map(Object.entries(options).flatMap(([n, o]) => (o.alias ? [[o.alias, n] as const] : [])));
   for (let k = 0; k < args.length; k++) {
     const arg = args[k]!;
-    if (arg === '--') return;
+    if (arg === '--') break;
     if (!arg.startsWith('-') || arg === STDIN_TOKEN || arg.startsWith('--get-yargs-completions')) continue;
     const long = arg.startsWith('--');
     const name = arg.slice(long ? 2 : 1).split('=')[0]!;
@@ -228,90 +219,41 @@ function checkOptionNames(command: CommandSpec, args: readonly string[]): void {
     const negated = long && !options[name] && name.startsWith('no-') && options[name.slice(3)]?.type === 'boolean';
     const names = long ? [negated ? name.slice(3) : name] : [...name].map((c) => byAlias.get(c) ?? (c === 'h' ? 'help' : c === 'V' ? 'version' : c));
     for (const n of names) {
+      if (BUILTIN_FLAGS[n] !== undefined) helpOrVersion = true;
       if (options[n] || BUILTIN_FLAGS[n] !== undefined) continue;
       throw new UsageError(`${command.name}: unknown option '${long ? `--${n}` : `-${n}`}'${didYouMean(n, Object.keys(options), '--')} (kimg help ${command.name} lists the options)`);
     }
     const last = options[names[names.length - 1]!];
     if (last && last.type !== 'boolean' && !arg.includes('=')) k++; // its value
   }
+  return helpOrVersion;
 }
 
-/** yargs has no per-call shell choice: it reads $SHELL when the parser is made. */
-function chooseCompletionShell(shell: string | undefined): void {
-  if (shell === 'bash' || shell === 'zsh') process.env['SHELL'] = `/bin/${shell}`;
-}
+const PARSER_CONFIG = { 'camel-case-expansion': false, 'strip-aliased': true, 'dot-notation': false, 'parse-numbers': false, 'parse-positional-numbers': false } as const;
 
-function runYargs(args: readonly string[], version: string, command: CommandSpec | undefined): { argv: Record<string, unknown>; output: string } {
-  let result: { argv: Record<string, unknown>; output: string } | undefined;
-  buildParser(version, command, args).parse([...args], {}, (_err: Error | undefined, argv: Record<string, unknown>, output: string) => {
-    result = { argv, output: output.split(STDIN_TOKEN).join('-') };
+/** One command's options parsed as yargs would (same parser, same configuration); words stay in `_`. */
+function parseOptions(command: CommandSpec, args: readonly string[]): Record<string, unknown> {
+  const options = Object.entries({ ...COMMON, ...command.options });
+  const r = parser.detailed([...args], {
+    boolean: options.filter(([, o]) => o.type === 'boolean').map(([n]) => n),
+    string: options.filter(([, o]) => o.type !== 'boolean').map(([n]) => n),
+    alias: Object.fromEntries(options.flatMap(([n, o]) => (o.alias ? [[n, [o.alias]]] : []))),
+    default: Object.fromEntries(options.flatMap(([n, o]) => (o.default !== undefined ? [[n, o.default]] : []))),
+    configuration: PARSER_CONFIG,
   });
-  return result!;
-}
-
-function buildParser(version: string, current: CommandSpec | undefined, args: readonly string[]): Argv {
-  const y = yargs()
-    .scriptName('kimg')
-    .locale('en')
-    .usage('kimg <command> [options]\n\nRead Linux kernel boot images the way boot loaders do: EFI zboot, PE/COFF, arm64/riscv/loongarch Image, UKI, bzImage.')
-    .parserConfiguration({ 'camel-case-expansion': false, 'strip-aliased': true, 'dot-notation': false, 'parse-numbers': false, 'parse-positional-numbers': false })
-    .wrap(Math.min(110, process.stdout.columns || 100))
-    .help('help')
-    .alias('help', 'h')
-    .version(version)
-    .alias('version', 'V')
-    .epilogue(EXIT_CODES)
-    .fail((message: string | null, error: Error | undefined) => {
-      if (error instanceof UsageError) throw error;
-      const missing = message?.startsWith('Not enough non-option arguments') && current;
-      if (missing) throw new UsageError(`${current.name}: expected ${usageOf(current)}, got ${message!.replace(/^.*got (\d+).*$/, '$1')} argument(s)`);
-      throw new UsageError(`${current ? `${current.name}: ` : ''}${message ?? error?.message ?? 'invalid arguments'}`);
-    });
-  addOptions(y, COMMON, true);
-  y.group(Object.keys(COMMON), 'Common options:');
-  for (const c of COMMANDS) {
-    if (c.name === 'completion') continue;
-    y.command(`${c.name} ${c.positionals.map(positionalUsage).join(' ')}`.trim(), c.summary, (sub: Argv) => {
-      for (const p of c.positionals) sub.positional(p.name, { describe: p.describe, type: 'string', ...(p.choices ? { choices: [...p.choices] } : {}) });
-      addOptions(sub, c.options, false);
-      for (const e of c.examples ?? []) sub.example(e, '');
-      return sub;
-    });
+  if (r.error) throw new UsageError(`${command.name}: ${oneLine(r.error.message)}`);
+  for (const [n, o] of options) {
+    const v = r.argv[n];
+    if (o.arg && (v === '' || (Array.isArray(v) && v.includes(''))) && !args.some((a) => a.startsWith(`--${n}=`))) throw new UsageError(`${command.name}: --${n} needs a value (${o.arg})`);
   }
-  const completion = COMMANDS.find((c) => c.name === 'completion')!;
-  const complete: FallbackCompletionFunction = (current, argv, defaultCompletion, done) => {
-    const words = ((argv as { _: unknown[] })._ ?? []).map(String);
-    const commandWord = words.find((w) => COMMANDS.some((c) => c.name === w) || w === 'help');
-    if (commandWord === 'completion' && !current.startsWith('-')) return done(['bash', 'zsh']);
-    if (commandWord === 'help' && !current.startsWith('-')) return done(COMMANDS.map((c) => c.name));
-    // After the command a word is a file (or schema) name: an empty answer lets the shell complete paths.
-    if (commandWord && !current.startsWith('-') && args.at(-2) !== '--color') return done([]);
-    // yargs offers one-letter aliases as `--S`; a shell user types `-S`.
-    defaultCompletion((_err, list) => done((list ?? []).map((w) => w.replace(/^--([A-Za-z])(:|$)/, '-$1$2'))));
-  };
-  y.completion(completion.name, completion.summary, complete);
-  return y;
+  return r.argv as Record<string, unknown>;
 }
 
-function addOptions(y: Argv, options: Readonly<Record<string, OptionSpec>>, global: boolean): void {
-  for (const [name, o] of Object.entries(options)) {
-    y.option(name, {
-      type: o.type === 'boolean' ? 'boolean' : 'string',
-      describe: o.describe,
-      global,
-      ...(o.alias ? { alias: o.alias } : {}),
-      ...(o.default !== undefined ? { default: o.default } : {}),
-      ...(o.choices ? { choices: [...o.choices] } : {}),
-      ...(o.arg ? { requiresArg: true } : {}),
-    });
-  }
-}
-
-function positionalUsage(p: PositionalSpec): string {
+export function positionalUsage(p: PositionalSpec): string {
   return p.optional ? `[${p.name}${p.variadic ? '..' : ''}]` : `<${p.name}${p.variadic ? '..' : ''}>`;
 }
 
-function usageOf(c: CommandSpec): string {
+export function usageOf(c: CommandSpec): string {
   return c.positionals.map(positionalUsage).join(' ') || 'no arguments';
 }
 
@@ -324,19 +266,24 @@ function check(command: CommandSpec, argv: Record<string, unknown>): Parsed {
     const flag = key.length === 1 ? `-${key}` : `--${key}`;
     throw new UsageError(`${command.name}: unknown option '${flag}'${didYouMean(key, Object.keys(options), '--')} (kimg help ${command.name} lists the options)`);
   }
-  // yargs leaves the command and the words beyond the declared positionals in `_`.
-  const extra = ((argv['_'] as unknown[]) ?? []).map(String).slice(1);
-  if (extra.length) throw new UsageError(`${command.name}: unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((w) => `'${shown(w)}'`).join(' ')} (expected ${usageOf(command)})`);
+  // Positionals in order; a variadic one (always the last) takes the rest.
+  const words = ((argv['_'] as unknown[]) ?? []).map((w) => shown(String(w)));
   const positionals: Record<string, string | string[]> = {};
+  let w = 0;
   for (const p of command.positionals) {
-    const v = argv[p.name];
-    if (v === undefined) {
+    const taken = p.variadic ? words.slice(w) : words.slice(w, w + 1);
+    w += taken.length;
+    if (taken.length === 0) {
       if (!p.optional) throw new UsageError(`${command.name}: expected ${usageOf(command)}, the <${p.name}> is missing`);
       continue;
     }
-    const list = (Array.isArray(v) ? v : [v]).map((x) => shown(String(x)));
-    if (p.variadic && list.length === 0) throw new UsageError(`${command.name}: expected ${usageOf(command)}, got no <${p.name}>`);
-    positionals[p.name] = p.variadic ? list : list[0]!;
+    const wrong = taken.find((t) => p.choices && !p.choices.includes(t));
+    if (wrong !== undefined) throw new UsageError(`${command.name}: <${p.name}> is one of ${p.choices!.join(', ')}, got '${wrong}'`);
+    positionals[p.name] = p.variadic ? taken : taken[0]!;
+  }
+  if (w < words.length) {
+    const extra = words.slice(w);
+    throw new UsageError(`${command.name}: unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((x) => `'${x}'`).join(' ')} (expected ${usageOf(command)})`);
   }
   const values: Values = {};
   for (const [name, o] of Object.entries(options)) {
@@ -345,6 +292,7 @@ function check(command: CommandSpec, argv: Record<string, unknown>): Parsed {
     if (typeof v === 'string') v = shown(v); // `-o -`
     if (o.multiple) v = v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((x) => shown(String(x)));
     if (o.type === 'number' && typeof v === 'string') v = parseNumber(v, `--${name}`);
+    if (o.choices && typeof v === 'string' && !o.choices.includes(v)) throw new UsageError(`${command.name}: --${name} is one of ${o.choices.join(', ')}, got '${v}'`);
     values[name] = v as Values[string];
   }
   for (const [a, b] of command.conflicts ?? []) {
@@ -356,7 +304,12 @@ function check(command: CommandSpec, argv: Record<string, unknown>): Parsed {
   return { command, values, positionals };
 }
 
-function shown(word: string): string {
+/** yargs words some messages over several lines; kimg's errors are one line. */
+export function oneLine(message: string): string {
+  return message.replace(/:?\n\s*/g, ': ');
+}
+
+export function shown(word: string): string {
   return word === STDIN_TOKEN ? '-' : word;
 }
 

@@ -13,10 +13,12 @@ import { colorEnabled, paintReport, type ColorWhen } from './color.js';
 async function main(argv: string[]): Promise<number> {
   // The bundle (dist/src/cli/kimg.mjs) and the unbundled entry sit in the same directory.
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  const invocation = parseCommandLine(argv, pkg.version);
-  if (invocation.kind === 'output') {
-    if (invocation.text === '') return EXIT.ok; // no completions: the shell completes file names
-    writeLines(process.stdout, invocation.text.replace(/\n$/, ''));
+  const invocation = parseCommandLine(argv);
+  if (invocation.kind === 'yargs') {
+    const { yargsAnswer } = await import('./yargs-cli.js');
+    const text = yargsAnswer(invocation.args, pkg.version, invocation.command, invocation.completing);
+    if (text === '') return EXIT.ok; // no completions: the shell completes file names
+    writeLines(process.stdout, text.replace(/\n$/, ''));
     return EXIT.ok;
   }
   const when = invocation.parsed.values['color'] as ColorWhen;
