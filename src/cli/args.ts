@@ -61,8 +61,11 @@ export const COMMON: Readonly<Record<string, OptionSpec>> = {
   color: { type: 'string', choices: ['auto', 'always', 'never'], default: 'auto', arg: 'WHEN', describe: 'colour on a terminal (auto: only on a terminal; NO_COLOR and FORCE_COLOR are honoured)' },
 };
 
-/** Options yargs itself answers. */
-const BUILTIN_FLAGS: Readonly<Record<string, string>> = { help: 'h', version: 'V' };
+/**
+ * Options yargs itself answers, with their one-letter aliases. --version has none: -V would differ
+ * from --verbose's -v only by case.
+ */
+const BUILTIN_FLAGS: Readonly<Record<string, string | null>> = { help: 'h', version: null };
 
 export const COMMANDS: readonly CommandSpec[] = [
   {
@@ -190,7 +193,7 @@ function checkLeadingOptions(args: readonly string[]): number {
     const arg = args[k]!;
     const name = arg.replace(/^--?/, '').split('=')[0]!;
     if (arg.startsWith('--get-yargs-completions')) return args.length; // the completion script calling back
-    if (BUILTIN_FLAGS[name] !== undefined || Object.values(BUILTIN_FLAGS).includes(name)) return k;
+    if (name in BUILTIN_FLAGS || Object.values(BUILTIN_FLAGS).includes(name)) return k;
     const entry = Object.entries(COMMON).find(([n, o]) => n === name || n === name.replace(/^no-/, '') || o.alias === name);
     if (!entry) {
       throw new UsageError(`unknown option '${arg}' before the command${didYouMean(name, Object.keys(COMMON), '--')} (options allowed there: ${Object.keys(COMMON).map((n) => `--${n}`).join(', ')})`);
@@ -217,10 +220,10 @@ function checkOptionNames(command: CommandSpec, args: readonly string[]): boolea
     const name = arg.slice(long ? 2 : 1).split('=')[0]!;
     // -vf: a group of one-letter flags; -oFILE is not supported (yargs would read it as a group too).
     const negated = long && !options[name] && name.startsWith('no-') && options[name.slice(3)]?.type === 'boolean';
-    const names = long ? [negated ? name.slice(3) : name] : [...name].map((c) => byAlias.get(c) ?? (c === 'h' ? 'help' : c === 'V' ? 'version' : c));
+    const names = long ? [negated ? name.slice(3) : name] : [...name].map((c) => byAlias.get(c) ?? (c === 'h' ? 'help' : c));
     for (const n of names) {
-      if (BUILTIN_FLAGS[n] !== undefined) helpOrVersion = true;
-      if (options[n] || BUILTIN_FLAGS[n] !== undefined) continue;
+      if (n in BUILTIN_FLAGS) helpOrVersion = true;
+      if (options[n] || n in BUILTIN_FLAGS) continue;
       throw new UsageError(`${command.name}: unknown option '${long ? `--${n}` : `-${n}`}'${didYouMean(n, Object.keys(options), '--')} (kimg help ${command.name} lists the options)`);
     }
     const last = options[names[names.length - 1]!];

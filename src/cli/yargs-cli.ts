@@ -45,6 +45,8 @@ function runYargs(args: readonly string[], version: string, command: CommandSpec
 }
 
 function buildParser(version: string, current: CommandSpec | undefined, args: readonly string[]): Argv {
+  // yargs' completion command prints its script even for --help: for help it is a plain command.
+  const completionHelp = current?.name === 'completion' && args.some((a) => a === '--help' || a === '-h');
   const y = yargs()
     .scriptName('kimg')
     .locale('en')
@@ -54,7 +56,6 @@ function buildParser(version: string, current: CommandSpec | undefined, args: re
     .help('help')
     .alias('help', 'h')
     .version(version)
-    .alias('version', 'V')
     .epilogue(EXIT_CODES)
     .fail((message: string | null, error: Error | undefined) => {
       if (error instanceof UsageError) throw error;
@@ -63,7 +64,7 @@ function buildParser(version: string, current: CommandSpec | undefined, args: re
   addOptions(y, COMMON, true);
   y.group(Object.keys(COMMON), 'Common options:');
   for (const c of COMMANDS) {
-    if (c.name === 'completion') continue;
+    if (c.name === 'completion' && !completionHelp) continue;
     y.command(`${c.name} ${c.positionals.map(positionalUsage).join(' ')}`.trim(), c.summary, (sub: Argv) => {
       for (const p of c.positionals) sub.positional(p.name, { describe: p.describe, type: 'string', ...(p.choices ? { choices: [...p.choices] } : {}) });
       addOptions(sub, c.options, false);
@@ -82,7 +83,7 @@ function buildParser(version: string, current: CommandSpec | undefined, args: re
     // yargs offers one-letter aliases as `--S`; a shell user types `-S`.
     defaultCompletion((_err, list) => done((list ?? []).map((w) => w.replace(/^--([A-Za-z])(:|$)/, '-$1$2'))));
   };
-  y.completion(completion.name, completion.summary, complete);
+  if (!completionHelp) y.completion(completion.name, completion.summary, complete);
   return y;
 }
 
