@@ -22,3 +22,5 @@ export { AtomicFile, DeviceOutput, openOutput, removeStaleTempFiles } from './pi
 export { annotateStruct, type Json } from './render/annotate.js';
 export { stringifyJson } from './render/json.js';
 export { analysisJson, verdictOk, type AnalysisJson, type LayerJson, type RegionJson, type CheckJson, type ErrorJson } from './render/analysis-json.js';
+export type * from './builtin-schemas.js';
+export { declarationsFor } from './codegen/declarations.js';

@@ -122,6 +122,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     examples: ['kimg scan /boot', 'kimg scan --json firmware/ | jq -c "select(.ok | not)"'],
   },
   {
+    name: 'types',
+    summary: 'TypeScript declarations of what schemas parse to (kimg types my.yaml > my.d.ts)',
+    positionals: [{ name: 'schema', variadic: true, describe: 'schema ids or paths to .yaml files' }],
+    options: {},
+    examples: ['kimg types examples/gzip-member/gzip.yaml > gzip.d.ts'],
+  },
+  {
     name: 'schemas',
     summary: 'list the schemas (built-in and from --schema-path) and what they detect',
     positionals: [],

@@ -25,6 +25,7 @@ import { dumpJson, dumpText, infoText, parseJson, parseText, shownDetections } f
 import { Progress } from './progress.js';
 import { writeLine } from './terminal.js';
 import { parseNumber } from './numbers.js';
+import { declarationsFor } from '../codegen/declarations.js';
 import { refuseDirectory, STDIN_NAME, stdinAsFile, walk, type Input } from './inputs.js';
 
 function kimgFrom(v: Values, extraLimits: Partial<Limits> = {}): Kimg {
@@ -74,6 +75,11 @@ export async function run({ command, values: v, positionals: p }: Parsed): Promi
       return extractCommand(v, p['file'] as string);
     case 'scan':
       return scanCommand(v, p['dir'] as string[]);
+    case 'types': {
+      const k = kimgFrom(v);
+      process.stdout.write(declarationsFor((p['schema'] as string[]).map((s) => k.loadSchema(s))));
+      return EXIT.ok;
+    }
     case 'schemas': {
       const k = kimgFrom(v);
       const list = k.schemas.all().map((s) => ({
