@@ -21,7 +21,7 @@ import { exitCodeFor, printJsonTo, reportError } from './report-error.js';
 import { extract, type ExtractTarget, type Output } from '../pipeline/extract.js';
 import type { Parsed, Values } from './args.js';
 import { EXIT, worstExit } from './exit.js';
-import { dumpJson, dumpText, infoText, parseJson, parseText, shownDetections } from './report.js';
+import { dumpJson, dumpText, infoText, layerDescription, parseJson, parseText } from './report.js';
 import { Progress } from './progress.js';
 import { writeLine } from './terminal.js';
 import { parseNumber } from './numbers.js';
@@ -193,7 +193,7 @@ async function scanCommand(v: Values, roots: readonly string[]): Promise<number>
         if (!(e instanceof KimgError)) throw e;
         worst = worstExit(worst, exitCodeFor(e));
         if (json) process.stdout.write(stringifyJson(failedAnalysisJson(entry.path, e), 0) + '\n');
-        else out(`error   ${entry.path}: ${e.describe()}`);
+        else out(`error   ${entry.path}: ${withoutFile(e.describe(), entry.path)}`);
         continue;
       }
       const ok = verdictOk(a);
@@ -208,10 +208,15 @@ async function scanCommand(v: Values, roots: readonly string[]): Promise<number>
 /** `ok      path: zboot, gzip -> arm64 kernel Image, 2.44 MiB...: Linux version 7.2.13` in one line. */
 function scanLine(a: Analysis, ok: boolean): string {
   const status = !ok ? 'error' : a.checks.some((c) => c.status === 'warning') ? 'warning' : 'ok';
-  const chain = a.layers.map((l) => shownDetections(l)[shownDetections(l).length - 1]).map((d, i) => (d ? (a.layers[i]!.summaries[d.schema.id] ?? d.schema.title) : a.layers[i]!.decoded ? 'unrecognised data' : 'not decoded')).join(' -> ');
+  const chain = a.layers.map((l) => layerDescription(a, l.index, true)).join(' -> ');
   const banner = a.layers.flatMap((l) => l.scans).find((s) => s.id === 'banner');
-  const why = a.error ? `; ${a.error.describe()}` : a.checks.filter((c) => c.status === 'error').map((c) => `; check ${c.id}: ${c.message}`).join('');
+  const why = a.error ? `; ${withoutFile(a.error.describe(), a.file)}` : a.checks.filter((c) => c.status === 'error').map((c) => `; check ${c.id}: ${c.message}`).join('');
   return `${status.padEnd(7)} ${a.file}: ${chain}${banner ? `: ${banner.text.replace(/^(Linux version \S+).*$/, '$1')}` : ''}${why}`;
+}
+
+/** An error's description without the file name the line already starts with. */
+function withoutFile(description: string, file: string): string {
+  return description.startsWith(`${file}, `) || description.startsWith(`${file}: `) ? description.slice(file.length + 2) : description;
 }
 
 async function extractCommand(v: Values, file: string): Promise<number> {

@@ -22,18 +22,26 @@ function summaryOf(l: LayerReport, d: Detection): string {
   return l.summaries[d.schema.id] ?? d.schema.title;
 }
 
+/**
+ * One layer in one line: the most refined format first, then what it refines (`brief`: only the
+ * first); a layer no schema describes but a codec decoded (a bare Image.bz2) is that codec's stream.
+ */
+export function layerDescription(a: Analysis, index: number, brief = false): string {
+  const l = a.layers[index]!;
+  if (!l.decoded) return `(not decoded) ${l.codec ? `${l.codec.header ?? l.codec.plugin} stream of ${humanSize(l.from?.size ?? 0)}` : ''}`;
+  const shown = shownDetections(l).reverse();
+  if (shown.length) return (brief ? shown.slice(0, 1) : shown).map((d) => summaryOf(l, d)).join('; ');
+  const next = a.layers[index + 1];
+  if (next?.codec && next.from?.schema === '(none)') return `${next.codec.plugin} stream, ${humanSize(l.size)}`;
+  return `${l.damaged.length ? 'damaged' : 'unrecognised'} data, ${humanSize(l.size)}`;
+}
+
 export function infoText(a: Analysis, verbose: boolean): string[] {
   const lines: string[] = [`${a.file}: ${a.size} bytes (${humanSize(a.size)})`];
   for (const l of a.layers) {
-    const shown = shownDetections(l);
-    const lead = l.index === 0 ? '   ' : '-> ';
-    if (!l.decoded) {
-      lines.push(`${lead}(not decoded) ${l.codec ? `${l.codec.header ?? l.codec.plugin} stream of ${humanSize(l.from?.size ?? 0)}` : ''}`);
-      continue;
-    }
-    // One line per layer (an arrow is a step inward): the most refined format first, then what it refines.
-    if (shown.length === 0) lines.push(`${lead}${l.damaged.length ? 'damaged' : 'unrecognised'} data, ${humanSize(l.size)}`);
-    else lines.push(`${lead}${shown.map((d) => summaryOf(l, d)).reverse().join('; ')}`);
+    // One line per layer: an arrow is a step inward.
+    lines.push(`${l.index === 0 ? '   ' : '-> '}${layerDescription(a, l.index)}`);
+    if (!l.decoded) continue;
     for (const d of l.damaged) lines.push(`     damaged: ${d.schema.id} matches by its magic but cannot be read: ${d.error.describe()}`);
     if (verbose) {
       for (const d of l.detections) lines.push(`     tried ${d.schema.id}: matches${d.refinedBy.length ? ` (refined by ${d.refinedBy.join(', ')})` : ''}`);

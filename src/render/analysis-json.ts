@@ -13,15 +13,8 @@ export function verdictOk(a: Analysis): boolean {
   return a.error === null && !a.checks.some((c) => c.status === 'error') && a.layers.every((l) => l.decoded && l.damaged.length === 0);
 }
 
-export type RegionJson = {
-  readonly schema: string;
-  readonly id: string;
-  readonly name: string | null;
-  readonly offset: number;
-  readonly size: number;
-  readonly fileOffset: number | null;
-  readonly codec: string | null;
-};
+/** RegionInfo as JSON: the same keys (a mapped type, so that it is a plain JSON object type). */
+export type RegionJson = { readonly [K in keyof RegionInfo]: RegionInfo[K] };
 
 export type LayerJson = {
   readonly index: number;
@@ -43,7 +36,7 @@ export type LayerJson = {
   readonly sha256: string | null;
 };
 
-export type CheckJson = { readonly layer: number; readonly id: string; readonly status: CheckReport['status']; readonly message: string };
+export type CheckJson = { readonly [K in keyof CheckReport]: CheckReport[K] };
 
 export type ErrorJson = { readonly error: string; readonly kind: string; readonly message: string } & Record<string, Json>;
 
