@@ -8,7 +8,8 @@
 //           unbundled (dist/src/cli/main.js);
 //   packed: `npm pack` + `npm install -g --prefix bench/.work/packed`, its installed `kimg`.
 // Then a batch: `kimg info` over every corpus and sample file in one process vs `file` over the same files.
-//   npm run build && node bench/startup.mjs [--runs N] [--no-before] [--no-packed]
+//   npm run build && node bench/startup.mjs [--runs N] [--before REV | --no-before] [--no-packed]
+// (--before: the revision to compare with; on main itself, after a merge, give the commit before it.)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -33,10 +34,11 @@ function git(...a) {
 function beforeCli() {
   let rev;
   try {
-    rev = git('merge-base', 'HEAD', 'main');
+    rev = args.includes('--before') ? git('rev-parse', '--verify', `${args[args.indexOf('--before') + 1]}^{commit}`) : git('merge-base', 'HEAD', 'main');
   } catch {
-    return { cli: null, why: 'no main branch to compare with' };
+    return { cli: null, why: 'no main branch to compare with (--before REV names one)' };
   }
+  if (rev === git('rev-parse', 'HEAD')) return { cli: null, why: `HEAD is the merge-base with main: give the revision to compare with, --before REV` };
   const dir = join(work, `before-${rev.slice(0, 12)}`);
   const cli = join(dir, 'dist/src/cli/main.js');
   if (!existsSync(cli)) {
