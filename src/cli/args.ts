@@ -166,8 +166,9 @@ export type Invocation =
 export const EXIT_CODES = 'Exit codes: 0 ok, 2 usage error, 3 invalid or unrecognised input (or a failed check), 4 I/O error, 5 schema file error, 1 internal error (a bug). With several files, the worst of their codes.';
 
 /**
- * yargs drops a lone `-` from positionals; kimg uses it for standard input, so it travels as this
- * string, which no argument can be (argv strings cannot hold NUL).
+ * kimg uses a lone `-` for standard input, which yargs drops from a command's positionals and which,
+ * after an option taking a value (`-o -`), reads as the start of another option. So it travels as
+ * this string, which no argument can be (argv strings cannot hold NUL), and is shown as `-` again.
  */
 export const STDIN_TOKEN = '\0-';
 
