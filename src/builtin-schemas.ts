@@ -328,9 +328,9 @@ export namespace Uki {
   export interface Uki {
     readonly pe: Pe.PeFile;
     /** (hidden: not shown by dump) */
-    readonly linux: unknown;
+    readonly linux: Pe.SectionHeader | null;
     /** (hidden: not shown by dump) */
-    readonly initrd: unknown;
+    readonly initrd: Pe.SectionHeader | null;
   }
 }
 
@@ -399,8 +399,8 @@ export namespace X86Bzimage {
     readonly protocol_minor: number | bigint;
     /** the real-mode part, boot sector included */
     readonly setup_size: number | bigint;
-    readonly payload_start: unknown;
-    readonly payload_end: unknown;
+    readonly payload_start: number | bigint;
+    readonly payload_end: number | bigint;
     /** the le32 uncompressed size the build appends after the stream */
     readonly size_trailer: number | null;
   }

@@ -55,6 +55,13 @@ const page: number = arm.flags.page_size;          // an enum bit range
 const wrong: number = arm.image_size;
 const zboot = k.parse('linux-zboot', bytes).value;
 const ct: string = zboot.compress_type;
+const uki = k.parse('uki', bytes).value;
+const linux = uki.linux;                           // a derived find(): the element type, or null
+// @ts-expect-error may be null
+linux.size_of_raw_data;
+const raw: number | undefined = linux?.size_of_raw_data;
+const end: number | bigint = k.parse('x86-bzimage', bytes).value.payload_end; // derived from derived fields
+void [raw, end];
 const anyStruct = k.parse(k.loadSchema('pe'), bytes).value; // a SchemaDef: untyped, a plain record
 const unknownField: unknown = anyStruct['whatever'];
 void [machine, sections, textOffset, big, page, wrong, ct, unknownField];

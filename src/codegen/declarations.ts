@@ -62,19 +62,26 @@ function fieldType(f: FieldDef, owner: TypeDef): string {
   return t;
 }
 
-/** The struct type an expression yields, when it names a struct field (`coff`, `pe.coff`). */
-function structOf(e: Expr, owner: TypeDef): TypeDef | null {
-  const f = e.k === 'name' ? owner.fields.find((x) => x.id === e.name) : e.k === 'member' ? memberField(e, owner) : undefined;
-  return f?.kind === 'struct' && !f.repeat ? f.type.target : null;
+/** The field an expression names (`coff`, `pe.coff`, `pe.sections`) and the type holding it. */
+function fieldOf(e: Expr, owner: TypeDef): { readonly f: FieldDef; readonly t: TypeDef } | null {
+  if (e.k === 'name') {
+    const f = owner.fields.find((x) => x.id === e.name);
+    return f ? { f, t: owner } : null;
+  }
+  if (e.k !== 'member') return null;
+  const parent = fieldOf(e.object, owner);
+  if (parent?.f.kind !== 'struct' || parent.f.repeat) return null;
+  const t = parent.f.type.target!;
+  const f = t.fields.find((x) => x.id === e.name);
+  return f ? { f, t } : null;
 }
 
-function memberField(e: Extract<Expr, { k: 'member' }>, owner: TypeDef): FieldDef | undefined {
-  const t = structOf(e.object, owner);
-  return t?.fields.find((x) => x.id === e.name);
-}
-
-/** A conservative static type of an expression's value (the evaluator normalises safe integers to numbers). */
-function exprType(e: Expr, owner: TypeDef): string {
+/**
+ * A conservative static type of an expression's value (the evaluator normalises safe integers to
+ * numbers). `seen`: derived fields being typed, so that one naming another cannot loop.
+ */
+function exprType(e: Expr, owner: TypeDef, seen: ReadonlySet<FieldDef> = new Set()): string {
+  const sub = (x: Expr): string => exprType(x, owner, seen);
   switch (e.k) {
     case 'int':
       return e.value >= -0x1fffffffffffffn && e.value <= 0x1fffffffffffffn ? 'number' : 'bigint';
@@ -84,14 +91,12 @@ function exprType(e: Expr, owner: TypeDef): string {
       return 'boolean';
     case 'null':
       return 'null';
-    case 'name': {
-      const f = owner.fields.find((x) => x.id === e.name);
-      return f && f.kind !== 'value' ? fieldType(f, owner) : 'unknown';
-    }
+    case 'name':
     case 'member': {
-      const f = memberField(e, owner);
-      const t = structOf(e.object, owner);
-      return f && t && f.kind !== 'value' ? fieldType(f, t) : 'unknown';
+      const found = fieldOf(e, owner);
+      if (!found || seen.has(found.f)) return 'unknown';
+      if (found.f.kind !== 'value') return fieldType(found.f, found.t);
+      return found.f.enumRef || found.f.flagsRef ? INT : exprType(found.f.value.ast, found.t, new Set([...seen, found.f]));
     }
     case 'special':
       return e.name === '_pos' || e.name === '_offset' || e.name === '_index' ? 'number' : 'unknown';
@@ -106,8 +111,8 @@ function exprType(e: Expr, owner: TypeDef): string {
         case '<': case '<=': case '>': case '>=': case '==': case '!=': case 'and': case 'or':
           return 'boolean';
         case '+': {
-          const l = exprType(e.left, owner);
-          const r = exprType(e.right, owner);
+          const l = sub(e.left);
+          const r = sub(e.right);
           if (l === 'string' && r === 'string') return 'string';
           return l === 'unknown' || r === 'unknown' || l.includes('string') || r.includes('string') ? 'unknown' : INT;
         }
@@ -116,13 +121,17 @@ function exprType(e: Expr, owner: TypeDef): string {
       }
       return 'unknown';
     case 'cond':
-      return union([exprType(e.then, owner), exprType(e.else, owner)]);
+      return union([sub(e.then), sub(e.else)]);
     case 'call':
       switch (e.fn) {
         case 'len': case 'count': return 'number';
         case 'any': case 'all': return 'boolean';
         case 'min': case 'max': return INT;
-        case 'find': return 'unknown';
+        case 'find': {
+          // The first element of a repeated field that satisfies the condition, or null.
+          const found = e.args[0] ? fieldOf(e.args[0], owner) : null;
+          return found?.f.repeat && found.f.kind !== 'value' ? `${valueType(found.f, found.t)} | null` : 'unknown';
+        }
       }
   }
 }
