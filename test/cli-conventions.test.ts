@@ -4,7 +4,7 @@
  * colour only for terminals (and still escaped).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,6 +89,20 @@ test('- reads standard input: a pipe is spooled to a private temporary file, rem
   const twice = kimg(['info', '-', '-'], { input: Buffer.alloc(0) });
   assert.equal(twice.status, 2);
   assert.match(text(twice.stderr), /standard input \(-\) can be read only once/);
+});
+
+test('the stdin spool is removed when kimg is interrupted while copying, and kimg ends by the signal', async () => {
+  const tmp = join(work, 'tmp-signal');
+  mkdirSync(tmp);
+  const child = spawn(process.execPath, [CLI, 'info', '-'], { cwd: REPO, env: { ...process.env, TMPDIR: tmp }, stdio: ['pipe', 'ignore', 'pipe'] });
+  child.stdin.write(readFileSync(join(REPO, ZBOOT)).subarray(0, 100_000)); // and the pipe stays open
+  const deadline = Date.now() + 10_000;
+  while (readdirSync(tmp).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(readdirSync(tmp).length, 1, 'the spool directory exists while copying');
+  const ended = new Promise<string | null>((r) => child.on('exit', (_code, signal) => r(signal)));
+  child.kill('SIGTERM');
+  assert.equal(await ended, 'SIGTERM');
+  assert.deepEqual(readdirSync(tmp), [], 'no spool left');
 });
 
 test('did you mean: a near-miss command or option is named, exit 2', () => {
