@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(repo, 'dist/src/cli/main.js');
+const cli = join(repo, 'dist/src/cli/kimg.mjs');
 const work = mkdtempSync(join(tmpdir(), 'kimg-cases-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 const zboot = readFileSync(join(repo, 'samples/arm64-gzip.efi'));

@@ -25,7 +25,7 @@ if (!existsSync(defaultSource)) {
   process.exit(2);
 }
 const { buildZboot } = await import(join(root, 'dist', 'test', 'pe-builder.js'));
-const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+const cli = join(root, 'dist', 'src', 'cli', 'kimg.mjs');
 
 /** Wall seconds and peak RSS (KiB) of one command, measured by GNU time on the process itself. */
 function timed(argv, env = {}) {

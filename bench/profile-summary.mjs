@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Summarise a V8 .cpuprofile by module: where a run's time went (self time, ms).
-//   node --cpu-prof --cpu-prof-dir=/tmp/p dist/src/cli/main.js info IMAGE && node bench/profile-summary.mjs /tmp/p/*.cpuprofile
+//   node --cpu-prof --cpu-prof-dir=/tmp/p dist/src/cli/kimg.mjs info IMAGE && node bench/profile-summary.mjs /tmp/p/*.cpuprofile
 import { readFileSync } from 'node:fs';
 
 const file = process.argv[2];

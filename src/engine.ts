@@ -45,9 +45,10 @@ export interface ParseOptions {
   readonly layout?: boolean;
 }
 
-export interface ParseResult {
+/** `T`: the value's type, from the schema's generated declarations (`kimg types`), else a plain Struct. */
+export interface ParseResult<T = Struct> {
   readonly schema: SchemaDef;
-  readonly value: Struct;
+  readonly value: T;
   readonly layout: StructLayout | null;
   readonly checks: CheckOutcome[];
 }

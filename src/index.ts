@@ -24,3 +24,6 @@ export { extract, type ExtractTarget, type ExtractResult, type ExtractOptions, t
 export { AtomicFile, DeviceOutput, openOutput, removeStaleTempFiles } from './pipeline/output.js';
 export { annotateStruct, type Json } from './render/annotate.js';
 export { stringifyJson } from './render/json.js';
+export { analysisJson, verdictOk, type AnalysisJson, type LayerJson, type RegionJson, type CheckJson, type ErrorJson } from './pipeline/analysis-json.js';
+export type * from './builtin-schemas.js';
+export { declarationsFor } from './codegen/declarations.js';

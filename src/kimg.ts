@@ -11,7 +11,8 @@ import { FileSource } from './core/file-source.js';
 import { withLimits, type Limits } from './core/limits.js';
 import { type CodecRegistry, defaultCodecs } from './codecs/registry.js';
 import type { Codec } from './codecs/types.js';
-import { interpret, type ParseResult } from './interp/interpreter.js';
+import { interpret, type ParseResult, type Struct } from './interp/interpreter.js';
+import type { BuiltinSchemas } from './builtin-schemas.js';
 import { compiledEngine } from './codegen/compile.js';
 import { analyze, DEFAULT_HEAD_SIZE, type Analysis, type PipelineOptions } from './pipeline/pipeline.js';
 import { SchemaRegistry, type DetectOutcome, type Engine } from './schema/registry.js';
@@ -69,7 +70,13 @@ export class Kimg {
     this.codecs.register(codec);
   }
 
-  /** Parse bytes (or a file source) with one schema. */
+  /**
+   * Parse bytes (or a file source) with one schema. A built-in schema's id gives its typed result
+   * (src/builtin-schemas.ts); for another schema name the type its declarations give
+   * (`kimg types my.yaml > my.d.ts`, then `k.parse<My.Root>(schema, bytes)`).
+   */
+  parse<K extends keyof BuiltinSchemas>(schema: K, input: Uint8Array | ByteSource, options?: { offset?: number; layout?: boolean }): ParseResult<BuiltinSchemas[K]>;
+  parse<T = Struct>(schema: SchemaDef | string, input: Uint8Array | ByteSource, options?: { offset?: number; layout?: boolean }): ParseResult<T>;
   parse(schema: SchemaDef | string, input: Uint8Array | ByteSource, options: { offset?: number; layout?: boolean } = {}): ParseResult {
     const def = typeof schema === 'string' ? this.loadSchema(schema) : schema;
     const opts = options.offset ? { limits: this.limits, layout: options.layout ?? false, offset: options.offset } : options.layout ? this.withLayout : this.withoutLayout;

@@ -14,7 +14,7 @@ import { zstdCodec, zstdImplementations, type ZstdImplementation } from '../src/
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SAMPLES = join(REPO, 'samples');
 export const CORPUS = resolve(REPO, '../shared/corpus');
-export const CLI = join(REPO, 'dist/src/cli/main.js');
+export const CLI = join(REPO, 'dist/src/cli/kimg.mjs');
 export const corpusPresent = existsSync(join(CORPUS, 'MANIFEST.md'));
 export const CORPUS_ABSENT = `../shared/corpus is absent (it sits beside the checkout on the project's machines and in CI): corpus tests skipped`;
 

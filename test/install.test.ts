@@ -58,7 +58,7 @@ test('fresh clone: the README quick start works, and the packed package installs
     assert.equal(started.status, 0, started.out);
     assert.match(started.out, /^samples\/arm64-gzip\.efi: \d+ bytes/m);
     assert.match(started.out, /PE32\+ EFI_APPLICATION, ARM64/);
-    assert.match(started.out, /^-> EFI zboot, gzip, payload/m);
+    assert.match(started.out, /^ {3}EFI zboot, gzip, payload/m);
     assert.match(started.out, /^-> arm64 kernel Image/m);
     assert.match(started.out, /^banner: Linux version /m);
     assert.doesNotMatch(started.out, /# (pass|tests) \d+/, 'npm start must not run the test suite');

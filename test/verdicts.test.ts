@@ -38,7 +38,7 @@ function patchedZboot(name: string, patch: (v: DataView, peOffset: number) => vo
 
 interface InfoJson {
   ok: boolean;
-  layers: { formats: string[]; damaged: { schema: string; error: { error: string; path?: string; limit?: string } }[]; rejected: { schema: string; reason: string }[] }[];
+  layers: { detections: string[]; damaged: { schema: string; error: { error: string; path?: string; limit?: string } }[]; rejected: { schema: string; reason: string }[] }[];
   error: { error: string; kind: string; schema?: string; path?: string; offset?: number; limit?: string; message: string } | null;
 }
 
@@ -111,7 +111,7 @@ test('gzip of random text is "gzip -> unrecognised data": exit 3, and extract re
   assert.equal(j.ok, false);
   assert.equal(j.error?.error, 'unrecognised');
   assert.equal(j.layers.length, 2);
-  assert.deepEqual(j.layers[1]!.formats, []);
+  assert.deepEqual(j.layers[1]!.detections, []);
   assertExtractRefuses(path, /layer 1.*decoded from gzip/);
   // --layer 1 still writes it, on purpose
   const out = join(work, 'text.out');
@@ -142,7 +142,7 @@ test('a DOS MZ file that is not PE: pe is "not confirmed" (listed by --verbose),
   const path = write(b, 'dos.exe');
   const { status, j } = infoJson(path);
   assert.equal(status, 0, JSON.stringify(j.error));
-  assert.deepEqual(j.layers[0]!.formats, ['dos-mz']);
+  assert.deepEqual(j.layers[0]!.detections, ['dos-mz']);
   assert.match(j.layers[0]!.rejected.find((r) => r.schema === 'pe')!.reason, /not confirmed: .*no PE signature/);
   const v = kimg(['info', '--verbose', path]).stdout.toString();
   assert.match(v, /tried dos-mz: matches/);

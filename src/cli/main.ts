@@ -7,19 +7,23 @@ import { readFileSync } from 'node:fs';
 import { parseCommandLine } from './args.js';
 import { EXIT } from './exit.js';
 import { reportError } from './report-error.js';
-import { writeLine, writeLines } from './terminal.js';
+import { setPainter, writeLines } from './terminal.js';
+import { colorEnabled, paintReport, type ColorWhen } from './color.js';
 
 async function main(argv: string[]): Promise<number> {
+  // The bundle (dist/src/cli/kimg.mjs) and the unbundled entry sit in the same directory.
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   const invocation = parseCommandLine(argv);
-  if (invocation.kind === 'help') {
-    writeLines(process.stdout, invocation.text);
+  if (invocation.kind === 'yargs') {
+    const { yargsAnswer } = await import('./yargs-cli.js');
+    const text = yargsAnswer(invocation.args, pkg.version, invocation.command, invocation.completing);
+    if (text === '') return EXIT.ok; // no completions: the shell completes file names
+    writeLines(process.stdout, text.replace(/\n$/, ''));
     return EXIT.ok;
   }
-  if (invocation.kind === 'version') {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-    writeLine(process.stdout, pkg.version);
-    return EXIT.ok;
-  }
+  const when = invocation.parsed.values['color'] as ColorWhen;
+  if (colorEnabled(process.stdout, when)) setPainter(process.stdout, paintReport);
+  if (colorEnabled(process.stderr, when)) setPainter(process.stderr, paintReport);
   const { run } = await import('./commands.js');
   return run(invocation.parsed);
 }

@@ -28,7 +28,7 @@ export function reportError(e: unknown, json: boolean, verbose: boolean): number
     else {
       writeLine(process.stderr, `kimg: error: ${e.describe()}`);
       if (verbose && e.cause) writeLine(process.stderr, `  cause: ${(e.cause as Error).message ?? String(e.cause)}`);
-      if (e.kind === 'usage' && !verbose) writeLine(process.stderr, `  (kimg --help for usage)`);
+      if (e.kind === 'usage' && !verbose && !e.message.includes('kimg help')) writeLine(process.stderr, `  (kimg --help for usage)`);
     }
     return exitCodeFor(e);
   }

@@ -5,7 +5,8 @@ import type { Json } from '../render/annotate.js';
 import { annotateStruct } from '../render/annotate.js';
 import { renderStruct } from '../render/text.js';
 import { humanSize, hexInt } from '../expr/format.js';
-import type { Analysis, LayerReport, RegionInfo } from '../pipeline/pipeline.js';
+import type { Analysis, LayerReport } from '../pipeline/pipeline.js';
+import { regionJson, } from '../pipeline/analysis-json.js';
 import type { Detection } from '../schema/registry.js';
 import type { ParseResult } from '../engine.js';
 
@@ -17,64 +18,30 @@ export function shownDetections(layer: LayerReport): Detection[] {
     .reverse();
 }
 
-function regionJson(r: RegionInfo | null): Json {
-  if (!r) return null;
-  return { schema: r.schema, region: r.id, name: r.name, offset: r.offset, size: r.size, file_offset: r.fileOffset, codec: r.codec };
+function summaryOf(l: LayerReport, d: Detection): string {
+  return l.summaries[d.schema.id] ?? d.schema.title;
 }
 
 /**
- * The verdict: ok only when the pipeline finished (every layer recognised by a schema or a codec, no
- * damaged match, nothing left undecoded) and no error-level check failed.
+ * One layer in one line: the most refined format first, then what it refines (`brief`: only the
+ * first); a layer no schema describes but a codec decoded (a bare Image.bz2) is that codec's stream.
  */
-export function verdictOk(a: Analysis): boolean {
-  return a.error === null && !a.checks.some((c) => c.status === 'error') && a.layers.every((l) => l.decoded && l.damaged.length === 0);
-}
-
-export function infoJson(a: Analysis): Json {
-  const banner = a.layers.flatMap((l) => l.scans).find((s) => s.id === 'banner');
-  return {
-    file: a.file,
-    size: a.size,
-    ok: verdictOk(a),
-    layers: a.layers.map((l) => ({
-      index: l.index,
-      origin: l.origin,
-      size: l.decoded ? l.size : null,
-      formats: l.detections.map((d) => d.schema.id),
-      summaries: shownDetections(l).map((d) => summaryOf(l, d)),
-      from: regionJson(l.from),
-      codec: l.codec ? { header: l.codec.header, plugin: l.codec.plugin, library: l.codec.library } : null,
-      regions: l.regions.map(regionJson),
-      facts: Object.fromEntries(Object.entries(l.facts).map(([k, f]) => [k, { value: f.value as Json, schema: f.schema }])),
-      damaged: l.damaged.map((d) => ({ schema: d.schema.id, error: d.error.toJSON() as Json })),
-      rejected: l.rejected.map((r) => ({ schema: r.schema, reason: r.reason })),
-      scans: Object.fromEntries(l.scans.map((s) => [s.id, { offset: s.offset, text: s.text }])),
-      sha256: l.sha256,
-    })),
-    banner: banner ? banner.text : null,
-    checks: a.checks.map((c) => ({ layer: c.layer, id: c.id, status: c.status, message: c.message })),
-    error: a.error ? (a.error.toJSON() as Json) : null,
-  };
-}
-
-function summaryOf(l: LayerReport, d: Detection): string {
-  return l.summaries[d.schema.id] ?? d.schema.title;
+export function layerDescription(a: Analysis, index: number, brief = false): string {
+  const l = a.layers[index]!;
+  if (!l.decoded) return `(not decoded) ${l.codec ? `${l.codec.header ?? l.codec.plugin} stream of ${humanSize(l.from?.size ?? 0)}` : ''}`;
+  const shown = shownDetections(l).reverse();
+  if (shown.length) return (brief ? shown.slice(0, 1) : shown).map((d) => summaryOf(l, d)).join('; ');
+  const next = a.layers[index + 1];
+  if (next?.codec && next.from?.schema === '(none)') return `${next.codec.plugin} stream, ${humanSize(l.size)}`;
+  return `${l.damaged.length ? 'damaged' : 'unrecognised'} data, ${humanSize(l.size)}`;
 }
 
 export function infoText(a: Analysis, verbose: boolean): string[] {
   const lines: string[] = [`${a.file}: ${a.size} bytes (${humanSize(a.size)})`];
   for (const l of a.layers) {
-    const shown = shownDetections(l);
-    const lead = l.index === 0 ? '   ' : '-> ';
-    if (!l.decoded) {
-      lines.push(`${lead}(not decoded) ${l.codec ? `${l.codec.header ?? l.codec.plugin} stream of ${humanSize(l.from?.size ?? 0)}` : ''}`);
-      continue;
-    }
-    if (shown.length === 0) lines.push(`${lead}${l.damaged.length ? 'damaged' : 'unrecognised'} data, ${humanSize(l.size)}`);
-    shown.forEach((d, i) => {
-      const text = summaryOf(l, d);
-      lines.push(`${i === 0 ? lead : '-> '}${text}`);
-    });
+    // One line per layer: an arrow is a step inward.
+    lines.push(`${l.index === 0 ? '   ' : '-> '}${layerDescription(a, l.index)}`);
+    if (!l.decoded) continue;
     for (const d of l.damaged) lines.push(`     damaged: ${d.schema.id} matches by its magic but cannot be read: ${d.error.describe()}`);
     if (verbose) {
       for (const d of l.detections) lines.push(`     tried ${d.schema.id}: matches${d.refinedBy.length ? ` (refined by ${d.refinedBy.join(', ')})` : ''}`);
@@ -99,7 +66,7 @@ export function dumpJson(a: Analysis, all: boolean, offsets: boolean): Json {
       origin: l.origin,
       from: regionJson(l.from),
       codec: l.codec ? l.codec.header ?? l.codec.plugin : null,
-      formats: l.detections.map((d) => d.schema.id),
+      detections: l.detections.map((d) => d.schema.id),
       headers: Object.fromEntries(
         (all ? l.detections : l.detections.filter((d) => d.refinedBy.length === 0)).map((d) => [d.schema.id, parseJson(d.result, offsets)]),
       ),

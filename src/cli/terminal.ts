@@ -20,9 +20,18 @@ export function escapeForTerminal(s: string): string {
   });
 }
 
-/** Writes one line, escaped, and its newline. */
+/** Colour per stream (color.ts), applied after escaping; none until the CLI decides. */
+const painters = new WeakMap<NodeJS.WritableStream, (escapedLine: string) => string>();
+
+export function setPainter(stream: NodeJS.WritableStream, painter: (escapedLine: string) => string): void {
+  painters.set(stream, painter);
+}
+
+/** Writes one line, escaped (then coloured, if colour is on for the stream), and its newline. */
 export function writeLine(stream: NodeJS.WritableStream, line: string): void {
-  stream.write(escapeForTerminal(line) + '\n');
+  const escaped = escapeForTerminal(line);
+  const paint = painters.get(stream);
+  stream.write((paint ? paint(escaped) : escaped) + '\n');
 }
 
 /** Writes text of several lines (help), each escaped. */

@@ -610,7 +610,8 @@ export async function streamRange(
       if (!scanner.done) scanner.push(chunk);
       hasher?.update(chunk);
       if (decode?.sink) await decode.sink.write(chunk);
-      if (o.eagerGc && total - collectedAt >= COLLECT_EVERY) {
+      // Decoded chunks are new garbage each time; undecoded reads reuse one buffer and make none.
+      if (o.eagerGc && decode && total - collectedAt >= COLLECT_EVERY) {
         collectedAt = total;
         collectGarbage();
       }

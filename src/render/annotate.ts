@@ -13,14 +13,16 @@ export interface AnnotateOptions {
   readonly offsets?: boolean;
 }
 
-export function annotateStruct(value: Struct, layout: StructLayout, options: AnnotateOptions = {}): { [key: string]: Json } {
+/** `value`: a parse result's value, typed (builtin-schemas.ts, `kimg types`) or a plain Struct. */
+export function annotateStruct(value: object, layout: StructLayout, options: AnnotateOptions = {}): { [key: string]: Json } {
+  const struct = value as Struct;
   const out: { [key: string]: Json } = {};
   const fields = layout.type.fields;
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
     if (f.hidden) continue;
     const fl = layout.fields[i] ?? null;
-    out[f.id] = annotateField(f, value[f.id], fl, options);
+    out[f.id] = annotateField(f, struct[f.id], fl, options);
   }
   return out;
 }

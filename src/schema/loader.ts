@@ -156,6 +156,30 @@ export class SchemaLoader {
   }
 
   /**
+   * A schema's detection magic without building the schema, when that is cheap and safe: for a
+   * built-in schema read from the build's snapshot (validated when the build wrote it). `null`: the
+   * schema declares no detection; `undefined`: not known this way (load the schema). Detection builds
+   * only the schemas whose magic matches: building all nine built-ins was most of `kimg info`'s own
+   * start-up (bench/startup.mjs).
+   */
+  detectMagic(id: string): readonly MagicRule[] | null | undefined {
+    if (this.magicById.has(id)) return this.magicById.get(id);
+    const file = this.locate(id, null);
+    let magic: readonly MagicRule[] | null | undefined;
+    const loaded = this.byFile.get(file);
+    if (loaded) magic = loaded.detect?.magic ?? null;
+    else if (dirname(file) === this.builtinDir) {
+      const tree = fromSnapshot(BUILTIN_SNAPSHOT, file.slice(this.builtinDir.length + 1), this.readSchemaText(file));
+      const detect = tree ? rootNode(tree, file).fields(TOP_KEYS).get('detect') : undefined;
+      magic = !tree ? undefined : detect ? magicRules(detect.fields(DETECT_KEYS).get('magic')) : null;
+    }
+    // Kept like the loaded schemas themselves (byFile): one answer per id for the loader's life.
+    if (magic !== undefined) this.magicById.set(id, magic);
+    return magic;
+  }
+  private readonly magicById = new Map<string, readonly MagicRule[] | null>();
+
+  /**
    * The file's text, refused before reading when over maxSchemaBytes (a 50 MB schema took over a
    * minute and ~4 GB to load). Size from the open fd, and the read itself bounded, so a file that
    * grows between the two cannot slip past.
@@ -464,13 +488,8 @@ class SchemaBuilder {
   }
 
   private detectRule(node: YNode, rootNames: ReadonlySet<string>): DetectRule {
-    const d = node.fields(['magic', 'when', 'confirm', 'refines']);
-    const magic: MagicRule[] = (d.get('magic')?.items() ?? []).map((mn) => {
-      const m = mn.fields(['at', 'bytes']);
-      const at = req(m, 'at', mn).int();
-      if (at < 0n) m.get('at')!.fail('bad-offset', 'magic offset must not be negative');
-      return { at, bytes: bytesOf(req(m, 'bytes', mn)) };
-    });
+    const d = node.fields(DETECT_KEYS);
+    const magic = magicRules(d.get('magic'));
     const refines = (d.get('refines')?.items() ?? []).map((r) => r.str());
     const confirm = (d.get('confirm')?.items() ?? []).map((c) => {
       const path = c.str();
@@ -660,6 +679,17 @@ function severityOf(node: YNode): Severity {
 }
 
 /** Byte strings: a YAML string (each char one byte, \xNN escapes), a list of byte values, or {hex: "..."}. */
+const DETECT_KEYS = ['magic', 'when', 'confirm', 'refines'];
+
+function magicRules(node: YNode | undefined): MagicRule[] {
+  return (node?.items() ?? []).map((mn) => {
+    const m = mn.fields(['at', 'bytes']);
+    const at = req(m, 'at', mn).int();
+    if (at < 0n) m.get('at')!.fail('bad-offset', 'magic offset must not be negative');
+    return { at, bytes: bytesOf(req(m, 'bytes', mn)) };
+  });
+}
+
 function bytesOf(node: YNode): Uint8Array {
   if (node.isSeq) {
     return Uint8Array.from(node.items().map((b) => {

@@ -9,7 +9,7 @@ import { interpret } from '../interp/interpreter.js';
 import type { Engine, ParseResult } from '../engine.js';
 import { evaluate } from '../expr/evaluate.js';
 import { truthy } from '../expr/values.js';
-import type { SchemaDef } from '../types.js';
+import type { MagicRule, SchemaDef } from '../types.js';
 import { SchemaLoader, type LoaderOptions } from './loader.js';
 import { rootScope } from '../expr/scope.js';
 
@@ -50,7 +50,7 @@ export const interpreterEngine: Engine = (schema, source, options) => interpret(
 
 export class SchemaRegistry {
   readonly loader: SchemaLoader;
-  private detectables: SchemaDef[] | null = null;
+  private schemaIds: readonly string[] | null = null;
 
   constructor(options: LoaderOptions = {}) {
     this.loader = new SchemaLoader(options);
@@ -65,19 +65,33 @@ export class SchemaRegistry {
     return this.loader.listIds().map((id) => this.loader.load(id));
   }
 
-  private detectable(): SchemaDef[] {
-    this.detectables ??= this.all().filter((s) => s.detect !== null);
-    return this.detectables;
+  /** Schema ids in the search path, listed once (a batch detects thousands of layers). */
+  private ids(): readonly string[] {
+    this.schemaIds ??= this.loader.listIds();
+    return this.schemaIds;
   }
 
   detect(source: ByteSource, limits: Limits, engine: Engine = interpreterEngine, candidates?: readonly SchemaDef[]): DetectOutcome {
     const matches: Detection[] = [];
     const rejected: Rejection[] = [];
     const damaged: Damage[] = [];
-    for (const schema of candidates ?? this.detectable()) {
-      const outcome = this.tryDetect(schema, source, limits, engine, matches);
-      if (typeof outcome === 'string') rejected.push({ schema: schema.id, reason: outcome });
-      else if (outcome !== null) damaged.push({ schema, error: outcome });
+    for (const schema of candidates ?? this.ids()) {
+      let def: SchemaDef;
+      if (typeof schema === 'string') {
+        // A built-in whose magic does not match is rejected without being built.
+        const magic = this.loader.detectMagic(schema);
+        if (magic === null) continue;
+        const miss = magic ? magicMiss(magic, source) : null;
+        if (miss) {
+          rejected.push({ schema, reason: miss });
+          continue;
+        }
+        def = this.loader.load(schema);
+        if (def.detect === null) continue;
+      } else def = schema;
+      const outcome = this.tryDetect(def, source, limits, engine, matches);
+      if (typeof outcome === 'string') rejected.push({ schema: def.id, reason: outcome });
+      else if (outcome !== null) damaged.push({ schema: def, error: outcome });
     }
     for (const m of matches) {
       for (const other of matches) if (other.schema.detect?.refines.includes(m.schema.id)) m.refinedBy.push(other.schema.id);
@@ -95,14 +109,8 @@ export class SchemaRegistry {
   private tryDetect(schema: SchemaDef, source: ByteSource, limits: Limits, engine: Engine, into: Detection[]): string | KimgError | null {
     const rule = schema.detect;
     if (!rule) return 'declares no detection rule';
-    for (const m of rule.magic) {
-      const at = Number(m.at);
-      if (at + m.bytes.length > source.size) return `input too short for magic at 0x${at.toString(16)}`;
-      const w = source.window(at, m.bytes.length);
-      for (let i = 0; i < m.bytes.length; i++) {
-        if (w.bytes[at - w.base + i] !== m.bytes[i]) return `no magic at 0x${at.toString(16)}`;
-      }
-    }
+    const miss = magicMiss(rule.magic, source);
+    if (miss) return miss;
     let result: ParseResult;
     try {
       result = engine(schema, source, { limits, layout: true });
@@ -124,6 +132,19 @@ export class SchemaRegistry {
     into.push({ schema, result, refinedBy: [] });
     return null;
   }
+}
+
+/** Why the magic bytes do not match (a rejection reason), or null when they all do. */
+function magicMiss(magic: readonly MagicRule[], source: ByteSource): string | null {
+  for (const m of magic) {
+    const at = Number(m.at);
+    if (at + m.bytes.length > source.size) return `input too short for magic at 0x${at.toString(16)}`;
+    const w = source.window(at, m.bytes.length);
+    for (let i = 0; i < m.bytes.length; i++) {
+      if (w.bytes[at - w.base + i] !== m.bytes[i]) return `no magic at 0x${at.toString(16)}`;
+    }
+  }
+  return null;
 }
 
 /** True when an error's field path is one of the confirm fields, or inside one (`pe.signature`, `sig[0]`). */

@@ -15,7 +15,7 @@
  * Hangs and memory blow-ups are caught by the campaign (./campaign.ts) around the worker.
  */
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { verdictOk } from '../../src/cli/report.js';
+import { verdictOk } from '../../src/pipeline/analysis-json.js';
 import type { Analysis } from '../../src/pipeline/pipeline.js';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';

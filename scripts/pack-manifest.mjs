@@ -9,7 +9,7 @@ const MANIFEST = 'package.json';
 const SAVED = '.package.json.prepack';
 const mode = process.argv[2];
 if (mode === 'strip') {
-  if (existsSync(SAVED)) throw new Error(`${SAVED} exists: a previous pack did not restore package.json; run "node tools/pack-manifest.mjs restore"`);
+  if (existsSync(SAVED)) throw new Error(`${SAVED} exists: a previous pack did not restore package.json; run "node scripts/pack-manifest.mjs restore"`);
   const text = readFileSync(MANIFEST, 'utf8');
   writeFileSync(SAVED, text);
   const manifest = JSON.parse(text);
