@@ -19,6 +19,7 @@ import { fromYaml } from './located-yaml.js';
 import { fromSnapshot, SNAPSHOT_FILE } from './snapshot.js';
 import { validateTree } from './validate.js';
 import { closest, INTEGER, rootNode, type YNode } from './yaml-node.js';
+import { fieldKeysFor, KEYS } from './keywords.js';
 
 /** The schemas shipped with kimg. */
 export const BUILTIN_SCHEMA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../schemas');
@@ -230,11 +231,12 @@ export class SchemaLoader {
   }
 }
 
-const TOP_KEYS = ['$schema', 'kimg', 'id', 'title', 'description', 'endian', 'imports', 'root', 'detect', 'summary', 'enums', 'flags', 'types', 'regions', 'scans', 'facts'];
-const TYPE_KEYS = ['doc', 'endian', 'fields', 'checks'];
-const FIELD_KEYS = ['id', 'doc', 'type', 'size', 'at', 'if', 'count', 'repeat', 'endian', 'enum', 'flags', 'bits', 'const', 'severity', 'message', 'hidden', 'value', 'on', 'cases', 'default', 'encoding'];
-const CHECK_KEYS = ['id', 'assert', 'message', 'severity'];
-const REGION_KEYS = ['id', 'doc', 'each', 'name', 'offset', 'size', 'main', 'codec', 'codec_by_magic', 'codecs', 'expected_size', 'expected_size_modulo', 'inner', 'checks'];
+// Allowed keys per construct: from the keyword table (./keywords.ts), which also generates the JSON Schema.
+const TOP_KEYS = KEYS.schema;
+const TYPE_KEYS = KEYS.type;
+const FIELD_KEYS = KEYS.field;
+const CHECK_KEYS = KEYS.check;
+const REGION_KEYS = KEYS.region;
 
 class SchemaBuilder {
   private id = '';
@@ -365,7 +367,9 @@ class SchemaBuilder {
     };
     const severity: Severity = f.has('severity') ? severityOf(f.get('severity')!) : 'error';
     const message = f.has('message') ? this.template(f.get('message')!, names) : null;
-    const only = (allowed: string[], kind: string): void => {
+    // Keys every field may carry as far as this check goes (a value field's 'type', 'at', 'count' and
+    // 'repeat' get their own, clearer messages below).
+    const only = (allowed: readonly string[], kind: string): void => {
       const common = ['id', 'doc', 'type', 'at', 'if', 'count', 'repeat', 'hidden'];
       for (const key of f.keys()) {
         if (!common.includes(key) && !allowed.includes(key)) {
@@ -376,7 +380,7 @@ class SchemaBuilder {
 
     if (f.has('value')) {
       if (f.has('type')) f.get('type')!.fail('key-not-allowed', "a field has either 'type' or 'value', not both");
-      only(['value', 'enum', 'flags'], 'derived (value)');
+      only(fieldKeysFor('value'), 'derived (value)');
       if (base.at || base.repeat) node.fail('key-not-allowed', "a derived 'value' field reads no bytes, so 'at', 'count' and 'repeat' do not apply");
       return { ...base, kind: 'value', value: this.expr(f.get('value')!, names), enumRef: this.enumRef(f.get('enum')), flagsRef: this.flagsRef(f.get('flags')) };
     }
@@ -384,7 +388,7 @@ class SchemaBuilder {
     const type = typeNode.str();
     const intMatch = INT_TYPE.exec(type);
     if (intMatch) {
-      only(['endian', 'enum', 'flags', 'bits', 'const', 'severity', 'message'], 'integer');
+      only(fieldKeysFor('int', 'intSuffix'), 'integer');
       const bytes = (Number(intMatch[2]) / 8) as 1 | 2 | 4 | 8;
       const suffix = intMatch[3] as Endian | undefined;
       if (suffix && f.has('endian')) f.get('endian')!.fail('key-not-allowed', `type ${type} already says its byte order`);
@@ -406,13 +410,13 @@ class SchemaBuilder {
       };
     }
     if (type === 'bytes') {
-      only(['size', 'const', 'severity', 'message'], 'bytes');
+      only(fieldKeysFor('bytes'), 'bytes');
       const constant = f.has('const') ? { value: bytesOf(f.get('const')!), severity, message } : null;
       if (!f.has('size') && !constant) node.fail('missing-key', `bytes field '${id}' needs a 'size' (or a 'const' giving it)`);
       return { ...base, kind: 'bytes', size: expr('size'), constant };
     }
     if (type === 'str' || type === 'strz') {
-      only(['size', 'encoding', 'const', 'severity', 'message'], 'string');
+      only(fieldKeysFor('str', 'strz'), 'string');
       if (type === 'str' && !f.has('size')) node.fail('missing-key', `str field '${id}' needs a 'size' (use strz for NUL-terminated)`);
       const enc = f.get('encoding')?.str() ?? 'ascii';
       if (enc !== 'ascii' && enc !== 'latin1' && enc !== 'utf8') f.get('encoding')!.fail('bad-encoding', `unknown encoding '${enc}'`, 'ascii, latin1 or utf8');
@@ -426,7 +430,7 @@ class SchemaBuilder {
       };
     }
     if (type === 'switch') {
-      only(['on', 'cases', 'default', 'size'], 'switch');
+      only(fieldKeysFor('switch'), 'switch');
       const cases = req(f, 'cases', node).entries().map(([key, keyNode, target]) => ({
         match: this.exprText(key, keyNode, names),
         type: this.typeRef(target.str(), target),
@@ -441,7 +445,7 @@ class SchemaBuilder {
       };
     }
     if (/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$/.test(type)) {
-      only(['size'], 'struct');
+      only(fieldKeysFor('struct'), 'struct');
       return { ...base, kind: 'struct', type: this.typeRef(type, typeNode), size: expr('size') };
     }
     return typeNode.fail('bad-type', `unknown type '${type}' in ${typeName}.${id}`, 'u8..u64, s8..s64 (optionally le/be), bytes, str, strz, switch, or a type name');
@@ -461,7 +465,7 @@ class SchemaBuilder {
   private bits(node: YNode, width: number): BitDef[] {
     const ids = new Set<string>();
     return node.items().map((bn) => {
-      const b = bn.fields(['id', 'bit', 'width', 'enum', 'doc']);
+      const b = bn.fields(KEYS.bits);
       const idNode = req(b, 'id', bn);
       const id = idNode.str();
       checkId(id, idNode, 'bit field');
@@ -509,7 +513,7 @@ class SchemaBuilder {
     const codecs = new Map<string, string>();
     for (const [key, , plugin] of r.get('codecs')?.entries() ?? []) codecs.set(key, plugin.str());
     const inner: InnerCandidate[] = (r.get('inner')?.items() ?? []).map((cn) => {
-      const c = cn.fields(['schema', 'when']);
+      const c = cn.fields(KEYS.inner);
       const idNode = req(c, 'schema', cn);
       const id = idNode.str();
       if (!SCHEMA_ID.test(id)) idNode.fail('bad-schema-id', `inner candidate '${id}' is not a schema id (lower case letters, digits, - and _)`, 'inner candidates name schemas of the search path by id, not by path');
@@ -540,7 +544,7 @@ class SchemaBuilder {
   }
 
   private scan(node: YNode): ScanDecl {
-    const s = node.fields(['id', 'prefix', 'terminator', 'max_length']);
+    const s = node.fields(KEYS.scan);
     const idNode = req(s, 'id', node);
     checkId(idNode.str(), idNode, 'scan');
     return {
@@ -679,11 +683,11 @@ function severityOf(node: YNode): Severity {
 }
 
 /** Byte strings: a YAML string (each char one byte, \xNN escapes), a list of byte values, or {hex: "..."}. */
-const DETECT_KEYS = ['magic', 'when', 'confirm', 'refines'];
+const DETECT_KEYS = KEYS.detect;
 
 function magicRules(node: YNode | undefined): MagicRule[] {
   return (node?.items() ?? []).map((mn) => {
-    const m = mn.fields(['at', 'bytes']);
+    const m = mn.fields(KEYS.magic);
     const at = req(m, 'at', mn).int();
     if (at < 0n) m.get('at')!.fail('bad-offset', 'magic offset must not be negative');
     return { at, bytes: bytesOf(req(m, 'bytes', mn)) };
@@ -699,7 +703,7 @@ function bytesOf(node: YNode): Uint8Array {
     }));
   }
   if (node.isMap) {
-    const h = req(node.fields(['hex']), 'hex', node);
+    const h = req(node.fields(KEYS.hexBytes), 'hex', node);
     const text = h.str().replace(/\s+/g, '');
     if (!/^([0-9a-fA-F]{2})*$/.test(text)) h.fail('bad-hex', 'hex must be pairs of hex digits');
     return Uint8Array.from(Buffer.from(text, 'hex'));

@@ -1,18 +1,4 @@
-/**
- * Shape validation of a schema file against the JSON Schema of the language (docs/kimg-schema.json),
- * with ajv, before the loader builds the model. The JSON Schema says which keys each construct takes
- * and what kind of value each key holds (the same file editors use through yaml-language-server);
- * the loader then checks meaning: references, expressions, cycles, duplicates, ranges.
- *
- * Errors use the loader's codes and wording (`unknown-key`, `key-not-allowed`, `missing-key`,
- * `expected-…`, `bad-name`, …) and point at the offending node, so that a mistake is reported the same
- * way whichever layer catches it.
- *
- * Cost: ajv is loaded (synchronously, from its CommonJS build) and the JSON Schema compiled on the
- * first call only, and only for schema files read from YAML: the built-in schemas are validated when
- * the build writes their snapshot, and trees read from that snapshot are not validated again.
- */
-import { readFileSync } from 'node:fs';
+
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +7,7 @@ import { SchemaError } from '../core/errors.js';
 import type { LNode, Pos } from './located.js';
 import { isSnapshotTree } from './snapshot.js';
 import { closest } from './yaml-node.js';
+import { buildJsonSchema } from './keywords.js';
 
 /** The JSON Schema of the kimg schema language (shipped in docs/, referenced by every built-in schema). */
 export const JSON_SCHEMA_FILE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../docs/kimg-schema.json');
@@ -91,9 +78,9 @@ export function withoutValidation<T>(fn: () => T): T {
   }
 }
 
-/** The JSON Schema as an object (read from docs/kimg-schema.json). */
+/** The JSON Schema as an object: generated from the keyword table (docs/kimg-schema.json is its committed copy). */
 export function jsonSchema(): JsonSchema {
-  return JSON.parse(readFileSync(JSON_SCHEMA_FILE, 'utf8')) as JsonSchema;
+  return buildJsonSchema();
 }
 
 /** Keywords the JSON Schema uses for editors (VS Code / yaml-language-server): annotations for ajv. */
