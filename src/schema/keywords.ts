@@ -840,42 +840,34 @@ export const TYPED_FIELD_SHAPE: Fragment = {
   ]
 };
 
-/**
- * Every field keyword, once: its general value (`schema`, under `#/definitions/field`), and the kinds it
- * applies to, each with the refinement that kind's definition gives it (`{}`: allowed as is).
- */
-export const FIELD_KEYWORDS: { readonly [name: string]: { readonly schema: Fragment; readonly kinds: { readonly [K in FieldKindName]?: Fragment } } } = {
+/** Field kinds by what they do: every kind, and the kinds that read bytes (all but `value`). */
+const ALL_KINDS: readonly FieldKindName[] = ['value', 'int', 'intSuffix', 'bytes', 'str', 'strz', 'switch', 'struct'];
+const READING_KINDS: readonly FieldKindName[] = ALL_KINDS.filter((k) => k !== 'value');
+
+interface FieldKeyword {
+  /** The keyword's value in general (`#/definitions/field`). */
+  readonly schema: Fragment;
+  /** The field kinds it applies to. */
+  readonly kinds: readonly FieldKindName[];
+  /** A kind's definition may narrow the value (a bytes field's `const` is bytes); `{}` otherwise. */
+  readonly narrowed?: { readonly [K in FieldKindName]?: Fragment };
+}
+
+/** Every field keyword, once. */
+export const FIELD_KEYWORDS: { readonly [name: string]: FieldKeyword } = {
   "id": {
     schema: {
       "description": "Required: the field's name: lower snake_case (`[a-z][a-z0-9_]*`), unique in its type; not a reserved name (`value`, `constructor`, `prototype`, keywords).",
       "$ref": "#/definitions/name"
     },
-    kinds: {
-      "value": {},
-      "int": {},
-      "intSuffix": {},
-      "bytes": {},
-      "str": {},
-      "strz": {},
-      "switch": {},
-      "struct": {}
-    },
+    kinds: ALL_KINDS,
   },
   "doc": {
     schema: {
       "description": "Free text (shown nowhere else than the schema; keep it useful).",
       "type": "string"
     },
-    kinds: {
-      "value": {},
-      "int": {},
-      "intSuffix": {},
-      "bytes": {},
-      "str": {},
-      "strz": {},
-      "switch": {},
-      "struct": {}
-    },
+    kinds: ALL_KINDS,
   },
   "type": {
     schema: {
@@ -884,74 +876,35 @@ export const FIELD_KEYWORDS: { readonly [name: string]: { readonly schema: Fragm
       "pattern": "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)?$",
       "patternErrorMessage": "u8..u64, s8..s64 (optionally le/be), bytes, str, strz, switch, or a type name"
     },
-    kinds: {
-      "int": {},
-      "intSuffix": {},
-      "bytes": {},
-      "str": {},
-      "strz": {},
-      "switch": {},
-      "struct": {}
-    },
+    kinds: READING_KINDS,
   },
   "size": {
     schema: {
       "description": "Expression: number of bytes. For a struct or switch field, the struct is parsed inside a sub-region of exactly that many bytes.",
       "$ref": "#/definitions/expression"
     },
-    kinds: {
-      "bytes": {},
-      "str": {},
-      "strz": {},
-      "switch": {},
-      "struct": {}
-    },
+    kinds: ['bytes', 'str', 'strz', 'switch', 'struct'],
   },
   "at": {
     schema: {
       "description": "Expression: where the field starts, relative to the current region (the layer, or the enclosing sized sub-region); the cursor continues after the field.",
       "$ref": "#/definitions/expression"
     },
-    kinds: {
-      "int": {},
-      "intSuffix": {},
-      "bytes": {},
-      "str": {},
-      "strz": {},
-      "switch": {},
-      "struct": {}
-    },
+    kinds: READING_KINDS,
   },
   "if": {
     schema: {
       "description": "Expression: the field is parsed only when it holds; otherwise its value is `null` and it reads nothing.",
       "$ref": "#/definitions/expression"
     },
-    kinds: {
-      "value": {},
-      "int": {},
-      "intSuffix": {},
-      "bytes": {},
-      "str": {},
-      "strz": {},
-      "switch": {},
-      "struct": {}
-    },
+    kinds: ALL_KINDS,
   },
   "count": {
     schema: {
       "description": "Expression: the field is an array of that many elements.",
       "$ref": "#/definitions/expression"
     },
-    kinds: {
-      "int": {},
-      "intSuffix": {},
-      "bytes": {},
-      "str": {},
-      "strz": {},
-      "switch": {},
-      "struct": {}
-    },
+    kinds: READING_KINDS,
   },
   "repeat": {
     schema: {
@@ -961,46 +914,28 @@ export const FIELD_KEYWORDS: { readonly [name: string]: { readonly schema: Fragm
         "to-end"
       ]
     },
-    kinds: {
-      "int": {},
-      "intSuffix": {},
-      "bytes": {},
-      "str": {},
-      "strz": {},
-      "switch": {},
-      "struct": {}
-    },
+    kinds: READING_KINDS,
   },
   "endian": {
     schema: {
       "description": "`le` or `be`: the byte order of this integer (only for integer types without a `le`/`be` suffix).",
       "$ref": "#/definitions/endian"
     },
-    kinds: {
-      "int": {}
-    },
+    kinds: ['int'],
   },
   "enum": {
     schema: {
       "description": "Name of an enum (`name` or `alias.name`) naming the values. The value stays the raw number; JSON shows `{\"value\": 3, \"name\": \"UNIX\"}`.",
       "type": "string"
     },
-    kinds: {
-      "value": {},
-      "int": {},
-      "intSuffix": {}
-    },
+    kinds: ['value', 'int', 'intSuffix'],
   },
   "flags": {
     schema: {
       "description": "Name of a flag set (`name` or `alias.name`); JSON shows `{\"value\", \"flags\": [names of every mask whose bits are all set], \"unknown\"}`.",
       "type": "string"
     },
-    kinds: {
-      "value": {},
-      "int": {},
-      "intSuffix": {}
-    },
+    kinds: ['value', 'int', 'intSuffix'],
   },
   "bits": {
     schema: {
@@ -1010,16 +945,14 @@ export const FIELD_KEYWORDS: { readonly [name: string]: { readonly schema: Fragm
         "$ref": "#/definitions/bitRange"
       }
     },
-    kinds: {
-      "int": {},
-      "intSuffix": {}
-    },
+    kinds: ['int', 'intSuffix'],
   },
   "const": {
     schema: {
       "description": "The value the field must have: an integer for integers; for `bytes` a string of byte characters (\"\\x7fELF\"), a list of byte values or `{ hex: \"1f 8b\" }`; a string for `str`/`strz`."
     },
-    kinds: {
+    kinds: ['int', 'intSuffix', 'bytes', 'str', 'strz'],
+    narrowed: {
       "int": {
         "$ref": "#/definitions/integer"
       },
@@ -1042,60 +975,35 @@ export const FIELD_KEYWORDS: { readonly [name: string]: { readonly schema: Fragm
       "description": "With `const`: `error` (default: a mismatch stops the parse) or `warning` (recorded as a failed check, parsing goes on).",
       "$ref": "#/definitions/severity"
     },
-    kinds: {
-      "int": {},
-      "intSuffix": {},
-      "bytes": {},
-      "str": {},
-      "strz": {}
-    },
+    kinds: ['int', 'intSuffix', 'bytes', 'str', 'strz'],
   },
   "message": {
     schema: {
       "description": "With `const`: a template used instead of the default message (the value found is `_` and the field's own name).",
       "$ref": "#/definitions/template"
     },
-    kinds: {
-      "int": {},
-      "intSuffix": {},
-      "bytes": {},
-      "str": {},
-      "strz": {}
-    },
+    kinds: ['int', 'intSuffix', 'bytes', 'str', 'strz'],
   },
   "hidden": {
     schema: {
       "description": "`true`: parsed and usable in expressions, but left out of `dump` and JSON.",
       "type": "boolean"
     },
-    kinds: {
-      "value": {},
-      "int": {},
-      "intSuffix": {},
-      "bytes": {},
-      "str": {},
-      "strz": {},
-      "switch": {},
-      "struct": {}
-    },
+    kinds: ALL_KINDS,
   },
   "value": {
     schema: {
       "description": "Instead of `type`: an expression; the field reads nothing (a derived value). `enum:` and `flags:` may name it.",
       "$ref": "#/definitions/expression"
     },
-    kinds: {
-      "value": {}
-    },
+    kinds: ['value'],
   },
   "on": {
     schema: {
       "description": "Switch: the expression whose value chooses the type.",
       "$ref": "#/definitions/expression"
     },
-    kinds: {
-      "switch": {}
-    },
+    kinds: ['switch'],
   },
   "cases": {
     schema: {
@@ -1105,18 +1013,14 @@ export const FIELD_KEYWORDS: { readonly [name: string]: { readonly schema: Fragm
         "$ref": "#/definitions/typeRef"
       }
     },
-    kinds: {
-      "switch": {}
-    },
+    kinds: ['switch'],
   },
   "default": {
     schema: {
       "description": "Switch: the type used when no case equals the value (else the parse error `no-case`).",
       "$ref": "#/definitions/typeRef"
     },
-    kinds: {
-      "switch": {}
-    },
+    kinds: ['switch'],
   },
   "encoding": {
     schema: {
@@ -1128,10 +1032,7 @@ export const FIELD_KEYWORDS: { readonly [name: string]: { readonly schema: Fragm
         "utf8"
       ]
     },
-    kinds: {
-      "str": {},
-      "strz": {}
-    },
+    kinds: ['str', 'strz'],
   },
 };
 
@@ -1141,8 +1042,7 @@ type Json = { [key: string]: unknown };
 function kindProperties(kind: FieldKindName): { [name: string]: Fragment } {
   const out: { [name: string]: Fragment } = {};
   for (const [name, k] of Object.entries(FIELD_KEYWORDS)) {
-    const refined = k.kinds[kind];
-    if (refined !== undefined) out[name] = refined;
+    if (k.kinds.includes(kind)) out[name] = k.narrowed?.[kind] ?? {};
   }
   return out;
 }
@@ -1198,7 +1098,7 @@ export const FIELD_KEYS: readonly string[] = Object.keys(FIELD_KEYWORDS);
 
 /** The field keywords a kind takes (for the loader's "does not apply to … fields" check). */
 export function fieldKeysFor(...kinds: FieldKindName[]): string[] {
-  return FIELD_KEYS.filter((name) => kinds.some((k) => FIELD_KEYWORDS[name]!.kinds[k] !== undefined));
+  return FIELD_KEYS.filter((name) => kinds.some((k) => FIELD_KEYWORDS[name]!.kinds.includes(k)));
 }
 
 /** The keys of the objects in an array-of-objects keyword (a region's `inner` list, detection's `magic` list). */
