@@ -285,4 +285,6 @@ export interface ScanDecl {
   readonly prefix: Uint8Array;
   readonly terminator: number;
   readonly maxLength: number;
+  /** Words of the string a one-line report shows (null: all). */
+  readonly shortWords: number | null;
 }

@@ -220,3 +220,17 @@ test('each error class: its exit code, one line, --verbose adds the cause, --jso
   assert.equal(warn.status, 0);
   assert.match(text(warn).out, /^warning layer 0 linux-zboot:linux_pe_magic: LINUX_PE_MAGIC missing/m);
 });
+
+test('info and scan print the scans a schema declares, by its own ids (no scan name is built into the CLI)', () => {
+  const dir = mkdtempSync(join(work, 'scan-schema-'));
+  writeFileSync(join(dir, 'tagged.yaml'), 'kimg: 1\nid: tagged\ntitle: a tagged blob\nroot: r\ndetect:\n  magic:\n    - { at: 0, bytes: "TAGD" }\ntypes:\n  r:\n    fields:\n      - { id: magic, type: bytes, const: "TAGD" }\nscans:\n  - { id: marker, prefix: "BUILD ", terminator: 0x0a, short_words: 2 }\n  - { id: note, prefix: "NOTE:" }\n');
+  const file = join(dir, 'blob.bin');
+  writeFileSync(file, Buffer.from('TAGD....BUILD 42 on a tuesday\n....'));
+  const info = kimg(['info', '-S', dir, file]);
+  assert.equal(info.status, 0, info.stderr.toString());
+  assert.match(info.stdout.toString(), /^marker: BUILD 42 on a tuesday$/m);
+  assert.match(info.stdout.toString(), /^note: \(none found\)$/m);
+  assert.doesNotMatch(info.stdout.toString(), /^banner:/m, 'no built-in scan name appears');
+  const scan = kimg(['scan', '-S', dir, dir]);
+  assert.match(scan.stdout.toString(), /blob\.bin: a tagged blob.*: BUILD 42$/m, 'one-line reports show short_words words');
+});

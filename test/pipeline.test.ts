@@ -236,7 +236,7 @@ test('banner scan finds a string split across chunk boundaries, at the right off
   const { StreamScanner } = await import('../src/pipeline/scan.js');
   const text = 'Linux version 6.99.0-test (x@y) #1 SMP\n';
   for (const split of [0, 1, 5, 13, 14, 20, text.length - 1]) {
-    const s = new StreamScanner([{ id: 'banner', prefix: Buffer.from('Linux version '), terminator: 0x0a, maxLength: 512 }]);
+    const s = new StreamScanner([{ id: 'banner', prefix: Buffer.from('Linux version '), terminator: 0x0a, maxLength: 512, shortWords: 3 }]);
     const before = Buffer.alloc(1000, 0x41);
     const all = Buffer.concat([before, Buffer.from(text), Buffer.alloc(10)]);
     const cut = before.length + split;
@@ -245,7 +245,7 @@ test('banner scan finds a string split across chunk boundaries, at the right off
     s.push(all.subarray(7, cut));
     s.push(all.subarray(cut));
     s.finish();
-    assert.deepEqual(s.hits, [{ id: 'banner', offset: 1000, text: text.slice(0, -1) }], `split at ${split}`);
+    assert.deepEqual(s.hits, [{ id: 'banner', offset: 1000, text: text.slice(0, -1), short: 'Linux version 6.99.0-test' }], `split at ${split}`);
   }
 });
 

@@ -209,9 +209,9 @@ async function scanCommand(v: Values, roots: readonly string[]): Promise<number>
 function scanLine(a: Analysis, ok: boolean): string {
   const status = !ok ? 'error' : a.checks.some((c) => c.status === 'warning') ? 'warning' : 'ok';
   const chain = a.layers.map((l) => layerDescription(a, l.index, true)).join(' -> ');
-  const banner = a.layers.flatMap((l) => l.scans).find((s) => s.id === 'banner');
+  const hits = a.layers.flatMap((l) => l.scans);
   const why = a.error ? `; ${withoutFile(a.error.describe(), a.file)}` : a.checks.filter((c) => c.status === 'error').map((c) => `; check ${c.id}: ${c.message}`).join('');
-  return `${status.padEnd(7)} ${a.file}: ${chain}${banner ? `: ${banner.text.replace(/^(Linux version \S+).*$/, '$1')}` : ''}${why}`;
+  return `${status.padEnd(7)} ${a.file}: ${chain}${hits.length ? `: ${hits.map((h) => h.short).join('; ')}` : ''}${why}`;
 }
 
 /** An error's description without the file name the line already starts with. */

@@ -51,8 +51,12 @@ export function infoText(a: Analysis, verbose: boolean): string[] {
     }
     if (l.sha256) lines.push(`     sha256 ${l.sha256}`);
   }
-  const banner = a.layers.flatMap((l) => l.scans).find((s) => s.id === 'banner');
-  lines.push(banner ? `banner: ${banner.text}` : 'banner: (none found)');
+  // Every string the layers' schemas scan for (the kernel's banner...), found or not: names are data.
+  const hits = a.layers.flatMap((l) => l.scans);
+  for (const id of scanIds(a)) {
+    const found = hits.find((s) => s.id === id);
+    lines.push(`${id}: ${found ? found.text : '(none found)'}`);
+  }
   for (const c of a.checks) lines.push(`${c.status.padEnd(7)} layer ${c.layer} ${c.id}${c.status === 'ok' ? '' : `: ${c.message}`}`);
   return lines;
 }
@@ -94,4 +98,12 @@ export function dumpText(a: Analysis, all: boolean): string[] {
 
 export function parseText(r: ParseResult, indent = '  '): string[] {
   return renderStruct(r.value, r.layout!, indent);
+}
+
+/** The scan ids of the schemas that read the layers, in layer order, each once. */
+export function scanIds(a: Analysis): string[] {
+  const ids = new Set<string>();
+  for (const l of a.layers) for (const d of l.detections) for (const s of d.schema.scans) ids.add(s.id);
+  for (const l of a.layers) for (const s of l.scans) ids.add(s.id);
+  return [...ids];
 }

@@ -11,6 +11,12 @@ export interface ScanHit {
   readonly offset: number;
   /** From the prefix up to (not including) the terminator, as UTF-8 text, invalid bytes shown as \xNN. */
   readonly text: string;
+  /** The first `short_words` words of it, for one-line reports (all of it when the scan names no count). */
+  readonly short: string;
+}
+
+function hit(d: ScanDecl, offset: number, text: string): ScanHit {
+  return { id: d.id, offset, text, short: d.shortWords === null ? text : text.split(' ').slice(0, d.shortWords).join(' ') };
 }
 
 export class StreamScanner {
@@ -67,7 +73,7 @@ export class StreamScanner {
       const end = buf.indexOf(d.terminator, at + d.prefix.length);
       if ((end < 0 || end > limit) && buf.length < limit) continue;
       const stop = end < 0 || end > limit ? limit : end;
-      this.hits.push({ id: d.id, offset: base + at, text: utf8Visible(buf.subarray(at, stop)) });
+      this.hits.push(hit(d, base + at, utf8Visible(buf.subarray(at, stop))));
       this.pending.splice(i, 1);
     }
   }
@@ -76,7 +82,7 @@ export class StreamScanner {
   finish(): void {
     for (const d of this.pending) {
       const at = this.tail.indexOf(d.prefix);
-      if (at >= 0) this.hits.push({ id: d.id, offset: this.tailAt + at, text: utf8Visible(this.tail.subarray(at)) });
+      if (at >= 0) this.hits.push(hit(d, this.tailAt + at, utf8Visible(this.tail.subarray(at))));
     }
     this.pending.length = 0;
   }

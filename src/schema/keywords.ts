@@ -545,6 +545,10 @@ export const CONSTRUCTS = {
       "max_length": {
         "description": "At most this many bytes are reported (default 256).",
         "$ref": "#/definitions/integer"
+      },
+      "short_words": {
+        "description": "How many words of the string one-line reports show (`kimg scan`: `Linux version 6.1.0-13-arm64` is 3); default: all of it.",
+        "$ref": "#/definitions/integer"
       }
     },
   },

@@ -552,6 +552,7 @@ class SchemaBuilder {
       prefix: bytesOf(req(s, 'prefix', node)),
       terminator: s.has('terminator') ? Number(s.get('terminator')!.int()) & 0xff : 0,
       maxLength: s.has('max_length') ? Number(s.get('max_length')!.int()) : 256,
+      shortWords: s.has('short_words') ? Number(s.get('short_words')!.int()) : null,
     };
   }
 
