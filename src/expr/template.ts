@@ -2,7 +2,9 @@
  * Message and summary templates: literal text with `${expr}` or `${expr:format}` holes.
  * The holes are parsed as expressions like any other; text is never evaluated.
  */
-import type { TemplateFormat } from '../types.js';
+import type { Expr, Template, TemplateFormat } from '../types.js';
+import { evaluate, type Budget, type Scope } from './evaluate.js';
+import { formatValue } from './format.js';
 
 export interface RawHole {
   readonly source: string;
@@ -65,4 +67,28 @@ function findClose(src: string, from: number): number {
     else if (c === '}') return i;
   }
   return -1;
+}
+
+/**
+ * Renders a template off the hot path (summaries, region-check messages): every hole evaluated in `scope`
+ * against one shared step budget; a hole that fails to evaluate prints `?` (a message must not hide the
+ * failure it reports). `show` may name a hole's value itself (enum and flag names); else `format` applies.
+ */
+export function renderTemplate(t: Template, scope: Scope, budget: Budget, show?: (expr: Expr, value: unknown, format: TemplateFormat) => string | null): string {
+  let s = '';
+  for (const p of t.parts) {
+    if (p.k === 'text') {
+      s += p.text;
+      continue;
+    }
+    let v: unknown;
+    try {
+      v = evaluate(p.expr.ast, scope, budget);
+    } catch {
+      s += '?';
+      continue;
+    }
+    s += show?.(p.expr.ast, v, p.format) ?? formatValue(v, p.format);
+  }
+  return s;
 }

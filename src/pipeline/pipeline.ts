@@ -17,6 +17,7 @@ import { CodecError } from '../codecs/errors.js';
 import type { Codec } from '../codecs/types.js';
 import { evaluate, type Scope } from '../expr/evaluate.js';
 import { formatValue, hexInt, humanSize, quoteBytes } from '../expr/format.js';
+import { renderTemplate } from '../expr/template.js';
 import { isInt, truthy } from '../expr/values.js';
 import { renderSummary } from '../render/summary.js';
 import { rootScope } from '../expr/scope.js';
@@ -460,17 +461,7 @@ function runRegionChecks(checks: readonly CheckDef[], scope: Scope, layer: numbe
       a.checks.push({ layer, id: c.id, status: 'ok', message: 'ok' });
       continue;
     }
-    let message = '';
-    for (const p of c.message.parts) {
-      if (p.k === 'text') message += p.text;
-      else {
-        try {
-          message += formatValue(evaluate(p.expr.ast, scope, { steps: 0, maxSteps: limits.maxExprSteps }), p.format);
-        } catch {
-          message += '?';
-        }
-      }
-    }
+    const message = renderTemplate(c.message, scope, { steps: 0, maxSteps: limits.maxExprSteps });
     a.checks.push({ layer, id: c.id, status: c.severity, message });
     if (c.severity === 'error') throw new PipelineError('check-failed', message, { layer }, { expected: c.assert.source });
   }

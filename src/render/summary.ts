@@ -2,33 +2,19 @@
  * Renders a schema's `summary:` template for one parse. A hole that is a plain field path prints
  * enum and flag names (through the layout, which knows which switch case was taken).
  */
-import { evaluate, type Budget } from '../expr/evaluate.js';
+import type { Budget } from '../expr/evaluate.js';
 import { formatValue } from '../expr/format.js';
+import { renderTemplate } from '../expr/template.js';
 import type { ParseResult, StructLayout } from '../engine.js';
 import { rootScope } from '../expr/scope.js';
 import type { Expr, FieldDef, Template } from '../types.js';
 import { enumName, flagNames } from './annotate.js';
 
 export function renderSummary(t: Template, result: ParseResult, size: number, maxSteps: number): string {
-  const scope = rootScope(result.value, size);
   const budget: Budget = { steps: 0, maxSteps };
-  let s = '';
-  for (const p of t.parts) {
-    if (p.k === 'text') {
-      s += p.text;
-      continue;
-    }
-    let v: unknown;
-    try {
-      v = evaluate(p.expr.ast, scope, budget);
-    } catch {
-      s += '?';
-      continue;
-    }
-    const named = p.format === 'auto' && result.layout ? nameOf(p.expr.ast, result.layout, v) : null;
-    s += named ?? formatValue(v, p.format);
-  }
-  return s.replace(/\s+/g, ' ').trim();
+  const layout = result.layout;
+  const named = (e: Expr, v: unknown, format: string): string | null => (format === 'auto' && layout ? nameOf(e, layout, v) : null);
+  return renderTemplate(t, rootScope(result.value, size), budget, named).replace(/\s+/g, ' ').trim();
 }
 
 /** The enum / flag name for a path expression's value, if the path ends at such a field. */
