@@ -199,9 +199,15 @@ export class LzmaDecoder {
         const n = Math.min(len, outEnd - pos);
         let src = pos - rep0 - 1;
         if (src < 0) src += outLen;
-        if (n > 32 && src + n <= outLen && rep0 + 1 >= n) {
-          out.copyWithin(pos, src, src + n);
-          pos += n;
+        if (src + n <= outLen) {
+          // The usual case: the source does not wrap, so no per-byte wrap check (short matches dominate).
+          if (n > 32 && rep0 + 1 >= n) {
+            out.copyWithin(pos, src, src + n);
+            pos += n;
+          } else {
+            const end = pos + n;
+            while (pos < end) out[pos++] = out[src++]!;
+          }
         } else {
           for (let k = 0; k < n; k++) {
             out[pos++] = out[src++]!;
@@ -215,16 +221,17 @@ export class LzmaDecoder {
 
       const total = posBase + pos;
       const posState = total & pbMask;
-      p = probs[IS_MATCH + (state << 4) + posState]!;
+      const stateIndex = (state << 4) + posState;
+      p = probs[IS_MATCH + stateIndex]!;
       bound = Math.imul(range >>> 11, p);
       if (code >>> 0 < bound >>> 0) {
         range = bound;
-        probs[IS_MATCH + (state << 4) + posState] = p + ((2048 - p) >>> 5);
+        probs[IS_MATCH + stateIndex] = p + ((2048 - p) >>> 5);
         b = 0;
       } else {
         range = (range - bound) | 0;
         code = (code - bound) | 0;
-        probs[IS_MATCH + (state << 4) + posState] = p - (p >>> 5);
+        probs[IS_MATCH + stateIndex] = p - (p >>> 5);
         b = 1;
       }
       if (range >>> 0 < TOP) {
@@ -329,16 +336,16 @@ export class LzmaDecoder {
           code = (code << 8) | inBuf[inPos++]!;
         }
         if (b === 0) {
-          p = probs[IS_REP0_LONG + (state << 4) + posState]!;
+          p = probs[IS_REP0_LONG + stateIndex]!;
           bound = Math.imul(range >>> 11, p);
           if (code >>> 0 < bound >>> 0) {
             range = bound;
-            probs[IS_REP0_LONG + (state << 4) + posState] = p + ((2048 - p) >>> 5);
+            probs[IS_REP0_LONG + stateIndex] = p + ((2048 - p) >>> 5);
             b = 0;
           } else {
             range = (range - bound) | 0;
             code = (code - bound) | 0;
-            probs[IS_REP0_LONG + (state << 4) + posState] = p - (p >>> 5);
+            probs[IS_REP0_LONG + stateIndex] = p - (p >>> 5);
             b = 1;
           }
           if (range >>> 0 < TOP) {
@@ -507,7 +514,8 @@ export class LzmaDecoder {
         continue;
       }
       const direct = (slot >>> 1) - 1;
-      let dist = (2 | (slot & 1)) * 2 ** direct;
+      // An integer shift, not `2 ** direct` (a float power); slot 63 gives 3 << 30, hence the unsigned view.
+      let dist = ((2 | (slot & 1)) << direct) >>> 0;
       let revBase: number;
       let revBits: number;
       if (slot < 14) {
