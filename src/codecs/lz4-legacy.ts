@@ -57,6 +57,7 @@ async function* decodeLz4Legacy(source: AsyncIterable<Uint8Array>, options: Deco
   }
   const r = new ByteReader(source);
   let produced = 0;
+  let framed: Uint8Array | undefined;
   try {
     const magic = await r.read(4);
     if (magic.length < 4 || le32(magic) !== LEGACY_MAGIC) throw new CodecError('lz4-legacy', 'lz4-legacy: missing legacy magic 02 21 4C 18', 0);
@@ -76,18 +77,21 @@ async function* decodeLz4Legacy(source: AsyncIterable<Uint8Array>, options: Deco
         return;
       }
       if (csize === 0) throw new CodecError('lz4-legacy', `lz4-legacy: zero-length block at input offset ${at}`, at);
-      const block = await r.read(csize);
-      if (block.length < csize) throw new CodecError('lz4-legacy', `lz4-legacy: stream truncated at input offset ${r.offset} (block at ${at} has ${block.length} of ${csize} bytes)`, r.offset);
       // lz4-napi takes lz4_flex's size-prepended form; the prefix is the output capacity (8 MiB per block).
-      const framed = new Uint8Array(4 + csize);
-      framed[0] = BLOCK_MAX & 0xff;
-      framed[1] = (BLOCK_MAX >>> 8) & 0xff;
-      framed[2] = (BLOCK_MAX >>> 16) & 0xff;
-      framed[3] = (BLOCK_MAX >>> 24) & 0xff;
-      framed.set(block, 4);
+      // The block is read straight behind it, into one buffer reused from block to block (a copy of each
+      // block plus a framed copy of it was 8 MiB of garbage per 8 MiB block: see docs/codecs.md, Memory).
+      if (!framed || framed.length < 4 + csize) {
+        framed = new Uint8Array(4 + csize + (csize >>> 4)); // a little room: block sizes vary slightly
+        framed[0] = BLOCK_MAX & 0xff;
+        framed[1] = (BLOCK_MAX >>> 8) & 0xff;
+        framed[2] = (BLOCK_MAX >>> 16) & 0xff;
+        framed[3] = (BLOCK_MAX >>> 24) & 0xff;
+      }
+      const got = await r.readInto(framed, 4, csize);
+      if (got < csize) throw new CodecError('lz4-legacy', `lz4-legacy: stream truncated at input offset ${r.offset} (block at ${at} has ${got} of ${csize} bytes)`, r.offset);
       let out: Uint8Array;
       try {
-        out = uncompress(framed);
+        out = uncompress(framed.subarray(0, 4 + csize));
       } catch (e) {
         throw asCodecError('lz4-legacy', `corrupt block at input offset ${at}`, e, at);
       }

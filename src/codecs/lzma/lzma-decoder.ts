@@ -40,9 +40,18 @@ export function decodeProperties(props: number): { lc: number; lp: number; pb: n
 }
 
 /**
- * The sliding window, which is also where decoded bytes wait to be handed out. It starts small and grows
- * up to the dictionary size as output accumulates, so a header claiming a 1.5 GiB dictionary costs memory
- * only when that much is really decoded.
+ * Dictionaries up to this size are allocated whole at once. A fresh zero-filled ArrayBuffer comes from
+ * calloc, whose large blocks are new mappings of zero pages: they cost RSS only once written, so a 64 MiB
+ * dictionary holding 26 MiB of output costs 26 MiB, as in liblzma. Growing by doubling instead held the
+ * old and the new buffer during each copy (32 + 64 MiB for `lzma -9`'s 64 MiB dictionary): measured peak
+ * RSS of `kimg extract` on the 52 MiB image, lzma 162 -> see docs/codecs.md.
+ */
+const WHOLE_DICTIONARY_MAX = 256 << 20;
+
+/**
+ * The sliding window, which is also where decoded bytes wait to be handed out. Up to WHOLE_DICTIONARY_MAX
+ * it is allocated whole (untouched pages cost nothing); above, it starts at 1 MiB and doubles as output
+ * accumulates, so a header claiming a 1.5 GiB dictionary costs memory only when that much is really decoded.
  */
 export class Dictionary {
   buf: Uint8Array;
@@ -54,7 +63,7 @@ export class Dictionary {
   private flushed = 0;
 
   constructor(readonly size: number) {
-    this.buf = new Uint8Array(Math.min(size, 1 << 20));
+    this.buf = new Uint8Array(size <= WHOLE_DICTIONARY_MAX ? size : 1 << 20);
   }
 
   reset(): void {
