@@ -24,12 +24,14 @@ const MAX_CODE_LEN = 20;
 const GROUP_SIZE = 50;
 const MAX_SELECTORS = 18002;
 
+// Int32Array, not Uint32Array: entries >= 2^31 would be read as doubles; the CRC is kept in int32 and made
+// unsigned once per call.
 const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
+  const t = new Int32Array(256);
   for (let i = 0; i < 256; i++) {
     let c = i << 24;
     for (let k = 0; k < 8; k++) c = c & 0x80000000 ? (c << 1) ^ 0x04c11db7 : c << 1;
-    t[i] = c >>> 0;
+    t[i] = c;
   }
   return t;
 })();
@@ -394,12 +396,12 @@ export class Bzip2Decoder {
     const tt = s.tt;
     let o = 0;
     const max = out.length;
-    let crc = s.crc;
+    let crc = s.crc | 0;
     let { pos, left, last, same, repeat } = s;
     const repeatByte = s.repeatByte;
     while (repeat > 0 && o < max) {
       out[o++] = repeatByte;
-      crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ repeatByte) & 0xff]!) >>> 0;
+      crc = (crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ repeatByte) & 0xff]!;
       repeat--;
     }
     let nextRepeatByte = repeatByte;
@@ -415,7 +417,7 @@ export class Bzip2Decoder {
         nextRepeatByte = last;
         while (repeat > 0 && o < max) {
           out[o++] = last;
-          crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ last) & 0xff]!) >>> 0;
+          crc = (crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ last) & 0xff]!;
           repeat--;
         }
         last = -1;
@@ -427,7 +429,7 @@ export class Bzip2Decoder {
         last = byte;
       }
       out[o++] = byte;
-      crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ byte) & 0xff]!) >>> 0;
+      crc = (crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ byte) & 0xff]!;
     }
     s.pos = pos;
     s.left = left;
@@ -435,7 +437,7 @@ export class Bzip2Decoder {
     s.same = same;
     s.repeat = repeat;
     s.repeatByte = nextRepeatByte;
-    s.crc = crc;
+    s.crc = crc >>> 0;
     return o;
   }
 }
