@@ -44,7 +44,7 @@ export function decodeProperties(props: number): { lc: number; lp: number; pb: n
  * calloc, whose large blocks are new mappings of zero pages: they cost RSS only once written, so a 64 MiB
  * dictionary holding 26 MiB of output costs 26 MiB, as in liblzma. Growing by doubling instead held the
  * old and the new buffer during each copy (32 + 64 MiB for `lzma -9`'s 64 MiB dictionary): measured peak
- * RSS of `kimg extract` on the 52 MiB image, lzma 162 -> see docs/codecs.md.
+ * RSS of `kimg extract` on the 52 MiB image, lzma: 162 -> 122 MiB (docs/codecs.md, Memory).
  */
 const WHOLE_DICTIONARY_MAX = 256 << 20;
 
@@ -62,8 +62,12 @@ export class Dictionary {
   total = 0;
   private flushed = 0;
 
-  constructor(readonly size: number) {
-    this.buf = new Uint8Array(size <= WHOLE_DICTIONARY_MAX ? size : 1 << 20);
+  /** `whole`: allocate the whole window now (the default up to WHOLE_DICTIONARY_MAX); a sniffer's trial decode passes false. */
+  constructor(
+    readonly size: number,
+    whole = size <= WHOLE_DICTIONARY_MAX,
+  ) {
+    this.buf = new Uint8Array(whole ? size : Math.min(size, 1 << 20));
   }
 
   reset(): void {
