@@ -30,6 +30,13 @@ export class LzoFormatError extends Error {
   }
 }
 
+/** A zero-extended length: each 0 byte adds 255, the first non-zero byte ends it. Its index (src.length if none). */
+function afterZeros(src: Uint8Array, from: number): number {
+  let i = from;
+  while (i < src.length && src[i] === 0) i++;
+  return i;
+}
+
 /** Decodes one LZO1X block `src` into `dst`, which it must fill exactly; returns dst.length. */
 export function decodeLzo1x(src: Uint8Array, dst: Uint8Array): number {
   const inEnd = src.length;
@@ -60,13 +67,10 @@ export function decodeLzo1x(src: Uint8Array, dst: Uint8Array): number {
       if (state === 0) {
         // A literal run.
         if (t === 0) {
-          t = 15;
-          while (ip < inEnd && src[ip] === 0) {
-            t += 255;
-            ip++;
-          }
-          if (ip >= inEnd) throw new LzoFormatError('input overrun in a literal run length', start);
-          t += src[ip++]!;
+          const last = afterZeros(src, ip);
+          if (last >= inEnd) throw new LzoFormatError('input overrun in a literal run length', start);
+          t = 15 + 255 * (last - ip) + src[last]!;
+          ip = last + 1;
         }
         t += 3;
         if (ip + t > inEnd) throw new LzoFormatError(`input overrun in a run of ${t} literals`, start);
@@ -98,13 +102,10 @@ export function decodeLzo1x(src: Uint8Array, dst: Uint8Array): number {
       const m3 = t >= 32;
       len = m3 ? t & 31 : t & 7;
       if (len === 0) {
-        len = m3 ? 31 : 7;
-        while (ip < inEnd && src[ip] === 0) {
-          len += 255;
-          ip++;
-        }
-        if (ip >= inEnd) throw new LzoFormatError('input overrun in a match length', start);
-        len += src[ip++]!;
+        const last = afterZeros(src, ip);
+        if (last >= inEnd) throw new LzoFormatError('input overrun in a match length', start);
+        len = (m3 ? 31 : 7) + 255 * (last - ip) + src[last]!;
+        ip = last + 1;
       }
       len += 2;
       if (ip + 2 > inEnd) throw new LzoFormatError('input overrun in a match distance', start);
