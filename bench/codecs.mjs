@@ -25,7 +25,6 @@ if (!existsSync(src)) {
 mkdirSync(work, { recursive: true });
 
 const { defaultCodecs } = await import(join(root, 'dist', 'src', 'codecs', 'registry.js'));
-const { zstdCodec } = await import(join(root, 'dist', 'src', 'codecs', 'zstd.js'));
 const reg = defaultCodecs();
 
 async function* fileSource(path) {
@@ -56,8 +55,8 @@ for (const scale of scales) {
         ntimes.push(performance.now() - t0);
       }
     }
-    for (const { label, implementation } of await implementations(plugin)) {
-      const codec = implementation ? zstdCodec(implementation) : reg.get(plugin);
+    for (const { label, codec: variant } of await implementations(plugin, name)) {
+      const codec = variant ?? reg.get(plugin);
       const times = [];
       let ok = true;
       const rssBefore = process.memoryUsage().rss;

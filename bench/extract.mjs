@@ -58,7 +58,7 @@ for (const scale of scales) {
     }
     const out = join(work, 'out.Image');
     const nativeOut = join(work, 'out.native');
-    const variants = await implementations(plugin);
+    const variants = await implementations(plugin, name);
     const k = variants.map(() => []);
     const n = [];
     // Paired: in each round the native tool, then every implementation, so that load on the machine falls on all.

@@ -47,15 +47,30 @@ export function compressed(image, [_name, , , suffix, make], tag = '') {
 
 /**
  * The implementations of a case's codec on this Node, each with the environment that selects it in a kimg
- * process: zstd has two (libzstd from node:zlib where Node has it, zstddec's wasm), the others one.
- * Needs the build (dist/).
+ * process and the codec object for in-process runs: zstd has two (libzstd from node:zlib where Node has it,
+ * zstddec's wasm), lzop two (kimg's LZO1X decoder, lzo-ts), lz4-legacy two (one block at a time, two in
+ * flight on libuv's thread pool), the others one. Needs the build (dist/).
  */
-export async function implementations(plugin) {
-  if (plugin !== 'zstd') return [{ label: plugin, env: {}, implementation: undefined }];
-  const { zstdImplementations } = await import(join(root, 'dist', 'src', 'codecs', 'zstd.js'));
-  return zstdImplementations().map((implementation) => ({
-    label: `zstd (${implementation === 'zlib' ? 'node:zlib' : 'wasm'})`,
-    env: { KIMG_ZSTD: implementation },
-    implementation,
-  }));
+export async function implementations(plugin, name = plugin) {
+  const dist = join(root, 'dist', 'src', 'codecs');
+  switch (plugin) {
+    case 'zstd': {
+      const { zstdCodec, zstdImplementations } = await import(join(dist, 'zstd.js'));
+      return zstdImplementations().map((implementation) => ({
+        label: `zstd (${implementation === 'zlib' ? 'node:zlib' : 'wasm'})`,
+        env: { KIMG_ZSTD: implementation },
+        codec: zstdCodec(implementation),
+      }));
+    }
+    case 'lzop': {
+      const { lzopCodec } = await import(join(dist, 'lzop.js'));
+      return ['kimg', 'lzo-ts'].map((implementation) => ({ label: `lzop (${implementation})`, env: { KIMG_LZO: implementation }, codec: lzopCodec(implementation) }));
+    }
+    case 'lz4-legacy': {
+      const { lz4LegacyCodec } = await import(join(dist, 'lz4-legacy.js'));
+      return [1, 2].map((depth) => ({ label: depth === 1 ? 'lz4-legacy' : 'lz4-legacy (2 in flight)', env: { KIMG_LZ4_DEPTH: String(depth) }, codec: lz4LegacyCodec(depth) }));
+    }
+    default:
+      return [{ label: name, env: {}, codec: undefined }];
+  }
 }

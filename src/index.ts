@@ -19,6 +19,8 @@ export { CodecRegistry, defaultCodecs } from './codecs/registry.js';
 export type { Codec, DecodeOptions } from './codecs/types.js';
 export { CodecError } from './codecs/errors.js';
 export { zstdCodec, zstdImplementation, zstdImplementations, ZSTD_IMPLEMENTATION_ENV, type ZstdImplementation } from './codecs/zstd.js';
+export { lzopCodec, lzoImplementation, LZO_IMPLEMENTATION_ENV, type LzoImplementation } from './codecs/lzop.js';
+export { lz4LegacyCodec, LZ4_DEPTH_ENV } from './codecs/lz4-legacy.js';
 export type { Analysis, LayerReport, RegionInfo, CheckReport, Sink } from './pipeline/pipeline.js';
 export { extract, type ExtractTarget, type ExtractResult, type ExtractOptions, type Output } from './pipeline/extract.js';
 export { AtomicFile, DeviceOutput, openOutput, removeStaleTempFiles } from './pipeline/output.js';

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { type CodecRegistry, defaultCodecs } from '../src/codecs/registry.js';
 import type { Codec } from '../src/codecs/types.js';
 import { zstdCodec, zstdImplementations, type ZstdImplementation } from '../src/codecs/zstd.js';
+import { lz4LegacyCodec } from '../src/codecs/lz4-legacy.js';
+import { lzopCodec } from '../src/codecs/lzop.js';
 
 /** dist/test/helpers.js -> repo root. */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -102,6 +104,20 @@ const ZSTD_LABELS: Record<ZstdImplementation, string> = { zlib: 'zstd (node:zlib
  * wasm otherwise), chosen at run time, so its tests run through both; the others have one (the registry's).
  */
 export function implementationsOf(name: string): CodecUnderTest[] {
+  // lz4-legacy: one block at a time (the default) and two in flight on libuv's thread pool (KIMG_LZ4_DEPTH=2).
+  if (name === 'lz4-legacy') {
+    return [
+      { label: 'lz4-legacy', codec: lz4LegacyCodec(1), skip: undefined },
+      { label: 'lz4-legacy (2 blocks in flight)', codec: lz4LegacyCodec(2), skip: undefined },
+    ];
+  }
+  // lzop: kimg's LZO1X decoder (the default) and lzo-ts (KIMG_LZO=lzo-ts).
+  if (name === 'lzop') {
+    return [
+      { label: 'lzop', codec: lzopCodec('kimg'), skip: undefined },
+      { label: 'lzop (lzo-ts)', codec: lzopCodec('lzo-ts'), skip: undefined },
+    ];
+  }
   if (name !== 'zstd') return [{ label: name, codec: defaultCodecs().get(name)!, skip: undefined }];
   const here = zstdImplementations();
   return (['zlib', 'wasm'] as const).map((impl) => ({

@@ -59,6 +59,18 @@ export class ByteReader {
     return out;
   }
 
+  /** Fills `dest[at, at + n)` with the next `n` bytes (no intermediate copy); returns how many it got (fewer only at end of input). */
+  async readInto(dest: Uint8Array, at: number, n: number): Promise<number> {
+    let got = 0;
+    while (got < n) {
+      const c = await this.chunk(n - got);
+      if (!c) break;
+      dest.set(c, at + got);
+      got += c.length;
+    }
+    return got;
+  }
+
   /** Stop pulling from the source (lets a file-backed source close early). */
   async close(): Promise<void> {
     this.done = true;

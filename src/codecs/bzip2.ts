@@ -1,6 +1,7 @@
 import type { Codec, DecodeOptions } from './types.js';
 import { CodecError } from './errors.js';
 import { Bzip2Decoder, Bzip2FormatError, NeedInput } from './bzip2-decoder.js';
+import { yieldToEventLoop } from './_util.js';
 
 /**
  * bzip2 stream (x86 bzImage with CONFIG_KERNEL_BZIP2; never offered for zboot). Library: kimg's own
@@ -61,6 +62,10 @@ async function* decodeBzip2(source: AsyncIterable<Uint8Array>, options: DecodeOp
         options.onStreamEnd?.(d.consumed!);
         return;
       }
+      // A macrotask now and then, as every codec does: besides timers and signal handlers, V8 finishes
+      // freeing dead ArrayBuffers (the 256 KiB chunks already consumed) in main-thread tasks; without a
+      // turn a bomb's microtask-only loop kept them (the 4 GiB bomb peaked at 182 MiB on a loaded machine).
+      await yieldToEventLoop();
     }
   } finally {
     await it.return?.();

@@ -1,6 +1,7 @@
 import type { Codec, DecodeOptions } from './types.js';
 import { CodecError } from './errors.js';
 import { ByteReader, adler32, yieldToEventLoop } from './_util.js';
+import { LzoFormatError, decodeLzo1x } from './lzo1x.js';
 
 const MAGIC = [0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a];
 const F_ADLER32_D = 0x1;
@@ -18,24 +19,72 @@ const MAX_BLOCK = 64 << 20;
  * lzop container (the kernel's CONFIG_KERNEL_LZO: `lzop -9` from a pipe): magic, header (version, library
  * version, version needed, method, level, flags, [filter], mode, mtime, name, header checksum, [extra field]),
  * then blocks [BE32 uncompressed size][BE32 compressed size][checksums per flags][data]; an uncompressed size
- * of 0 ends the stream; a block with csize == usize is stored. The framing and checksum checks are ours; the
- * LZO1X block decoder is lzo-ts (pure TypeScript; it has no bounds checks, so we cap its output buffer at the
- * block's declared size and verify the result's length and checksums).
+ * of 0 ends the stream; a block with csize == usize is stored. The framing and checksum checks are ours.
+ *
+ * LZO1X block decoder, chosen at each decode:
+ * - `kimg` (default): kimg's own (./lzo1x.ts), bounds-checked, decoding into a buffer of the block's declared
+ *   size: about twice lzo-ts's speed (docs/codecs.md, lzop), and MIT like the rest of kimg;
+ * - `lzo-ts`: lzo-ts 0.2.3 (GPL-3.0, pure TypeScript; no bounds checks, so we cap its output buffer at the
+ *   block's declared size and verify the result's length and checksums). Kept as the second implementation
+ *   the tests compare with, until the lead decides to drop the GPL dependency.
+ * `KIMG_LZO=lzo-ts` (or `kimg`) forces one; `lzopCodec('lzo-ts')` does the same from the API.
  *
  * Trailing data: decoding stops at the zero end marker; bytes after it (the kernel's le32 size trailer) are
  * not read.
  */
-export const lzop: Codec = {
-  name: 'lzop',
-  description: 'lzop file (LZO1X blocks): zboot "lzo" payloads',
-  library: 'lzo-ts@0.2.3 (LZO1X block decoder; container in kimg)',
-  sniff: (head) => head.length >= 9 && MAGIC.every((b, i) => head[i] === b),
-  decode: decodeLzop,
+export type LzoImplementation = 'kimg' | 'lzo-ts';
+export const LZO_IMPLEMENTATION_ENV = 'KIMG_LZO';
+const LIBRARIES: Record<LzoImplementation, string> = {
+  kimg: 'kimg lzo1x decoder (TypeScript; container in kimg)',
+  'lzo-ts': 'lzo-ts@0.2.3 (LZO1X block decoder; container in kimg)',
 };
 
+/** The implementation a decode started now uses: KIMG_LZO if set, else kimg's. */
+export function lzoImplementation(): LzoImplementation {
+  const wanted = process.env[LZO_IMPLEMENTATION_ENV] ?? '';
+  switch (wanted) {
+    case '':
+    case 'auto':
+    case 'kimg':
+      return 'kimg';
+    case 'lzo-ts':
+      return 'lzo-ts';
+    default:
+      throw new CodecError('lzop', `lzop: ${LZO_IMPLEMENTATION_ENV}=${JSON.stringify(wanted)} is not one of auto, kimg, lzo-ts`);
+  }
+}
+
+/** The lzop codec with a fixed LZO1X implementation, or (without an argument) the one lzoImplementation() picks. */
+export function lzopCodec(implementation?: LzoImplementation): Codec {
+  return {
+    name: 'lzop',
+    description: 'lzop file (LZO1X blocks): zboot "lzo" payloads',
+    get library(): string {
+      if (implementation) return LIBRARIES[implementation];
+      try {
+        return LIBRARIES[lzoImplementation()];
+      } catch (e) {
+        return (e as Error).message;
+      }
+    },
+    sniff: (head) => head.length >= 9 && MAGIC.every((b, i) => head[i] === b),
+    decode: (source, options) => decodeLzop(implementation ?? lzoImplementation(), source, options),
+  };
+}
+
+export const lzop: Codec = lzopCodec();
+
 type LzoDecompress = (block: Uint8Array, usize: number) => Uint8Array;
+
+/** kimg's decoder: the block straight into a buffer of its declared size. */
+const decompressWithKimg: LzoDecompress = (block, usize) => {
+  const out = new Uint8Array(usize);
+  decodeLzo1x(block, out);
+  return out;
+};
+
 let loader: Promise<LzoDecompress> | undefined;
-function loadLzo(): Promise<LzoDecompress> {
+function loadLzoTs(): Promise<LzoDecompress> {
   loader ??= (async () => {
     const { LZO } = (await import('lzo-ts')) as unknown as { LZO: new () => Record<string, unknown> };
     // lzo-ts 0.2.3 grows its output through one internal method (minified name `b`, pinned version) whenever
@@ -51,7 +100,8 @@ function loadLzo(): Promise<LzoDecompress> {
       };
       const r = dec.F(block);
       if (!(r instanceof Uint8Array)) throw new Error('no end-of-stream marker');
-      return r;
+      // A copy: lzo-ts's result is a view of its larger working buffer.
+      return r.slice();
     };
   })();
   loader.catch(() => (loader = undefined));
@@ -62,14 +112,21 @@ function be32(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
-async function* decodeLzop(source: AsyncIterable<Uint8Array>, options: DecodeOptions): AsyncGenerator<Uint8Array> {
+async function* decodeLzop(implementation: LzoImplementation, source: AsyncIterable<Uint8Array>, options: DecodeOptions): AsyncGenerator<Uint8Array> {
   let decompress: LzoDecompress;
   const zlib = await import('node:zlib');
   const crc32 = (d: Uint8Array, init = 0) => zlib.crc32(d, init) >>> 0;
-  try {
-    decompress = await loadLzo();
-  } catch (e) {
-    throw new CodecError('lzop', `lzop: cannot load LZO1X decoder (lzo-ts): ${(e as Error).message}`, undefined, { cause: e });
+  switch (implementation) {
+    case 'kimg':
+      decompress = decompressWithKimg;
+      break;
+    case 'lzo-ts':
+      try {
+        decompress = await loadLzoTs();
+      } catch (e) {
+        throw new CodecError('lzop', `lzop: cannot load LZO1X decoder (lzo-ts): ${(e as Error).message}`, undefined, { cause: e });
+      }
+      break;
   }
   const r = new ByteReader(source);
   const fail = (msg: string, at: number): never => {
@@ -143,9 +200,11 @@ async function* decodeLzop(source: AsyncIterable<Uint8Array>, options: DecodeOpt
       if (csize === usize) out = data.slice(); // stored block
       else {
         try {
-          out = decompress(data, usize).slice();
+          out = decompress(data, usize);
         } catch (e) {
-          throw new CodecError('lzop', `lzop: corrupt LZO1X block at input offset ${dataAt}: ${(e as Error).message}`, dataAt, { cause: e });
+          // kimg's decoder says where in the block the failing instruction starts.
+          const at = e instanceof LzoFormatError ? dataAt + e.at : dataAt;
+          throw new CodecError('lzop', `lzop: corrupt LZO1X block at input offset ${at}: ${(e as Error).message}`, at, { cause: e });
         }
         if (out.length !== usize) fail(`block decoded to ${out.length} bytes, header says ${usize}`, dataAt);
       }

@@ -126,17 +126,25 @@ const EVENT_LOOP_TURN_MS = 25;
  * total has grown a lot, so RSS would climb by tens of MiB per image. A minor collection every few MiB
  * keeps it flat (measured in bench/extract.mjs).
  */
-const COLLECT_EVERY = 8 << 20;
+const COLLECT_EVERY = 4 << 20;
+const MAJOR_AFTER_EXTERNAL = 16 << 20;
 let minorGc: (() => void) | null | undefined;
 function collectGarbage(): void {
   if (minorGc === undefined) {
     try {
       v8.setFlagsFromString('--expose-gc');
       const gc = vm.runInNewContext('gc') as (opts?: { type: 'minor' | 'major' }) => void;
-      // Mostly cheap minor collections; every fourth a major one, for decoders whose many small
-      // chunks survive into the old generation.
+      // Mostly cheap minor collections; a major one every fourth time, or as soon as memory held outside
+      // the JavaScript heap (decoded chunks, input buffers: ArrayBuffers whose small wrappers were promoted
+      // to the old generation, so minor collections cannot free them) grew by MAJOR_AFTER_EXTERNAL since the
+      // last major one (lz4-legacy's 8 MiB blocks, bzip2's input buffer: measured in docs/codecs.md, Memory).
       let n = 0;
-      minorGc = () => gc({ type: ++n % 4 === 0 ? 'major' : 'minor' });
+      let externalAfterMajor = 0;
+      minorGc = () => {
+        const major = ++n % 4 === 0 || v8.getHeapStatistics().external_memory - externalAfterMajor > MAJOR_AFTER_EXTERNAL;
+        gc({ type: major ? 'major' : 'minor' });
+        if (major) externalAfterMajor = v8.getHeapStatistics().external_memory;
+      };
     } catch {
       minorGc = null;
     }

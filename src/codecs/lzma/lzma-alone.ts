@@ -12,7 +12,11 @@ export class LzmaAloneDecoder {
   private produced = 0;
   consumed: number | null = null;
 
-  constructor(private readonly input: InputBuffer) {}
+  /** `probe`: a sniffer's trial decode, whose window grows with its few KiB of output instead of being allocated whole. */
+  constructor(
+    private readonly input: InputBuffer,
+    private readonly probe = false,
+  ) {}
 
   get done(): boolean {
     return this.consumed !== null;
@@ -66,7 +70,7 @@ export class LzmaAloneDecoder {
     }
     // The window never needs to be larger than the declared output.
     const window = Math.max(4096, this.size === null ? dictSize : Math.min(dictSize, Math.max(this.size, 1)));
-    this.lzma = new LzmaDecoder(new Dictionary(window));
+    this.lzma = new LzmaDecoder(this.probe ? new Dictionary(window, false) : new Dictionary(window));
     this.lzma.resetState(props.lc, props.lp, props.pb);
     input.pos += 13;
     this.lzma.initRangeCoder(input);
@@ -82,7 +86,7 @@ export class LzmaAloneDecoder {
 export function decodesAsLzmaAlone(head: Uint8Array): boolean {
   const input = new InputBuffer();
   input.push(head);
-  const decoder = new LzmaAloneDecoder(input);
+  const decoder = new LzmaAloneDecoder(input, true);
   try {
     for (let steps = 0; steps < 64 && !decoder.done; steps++) if (decoder.step(64 * 1024) === null) break;
     return true;

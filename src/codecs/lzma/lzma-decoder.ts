@@ -40,9 +40,18 @@ export function decodeProperties(props: number): { lc: number; lp: number; pb: n
 }
 
 /**
- * The sliding window, which is also where decoded bytes wait to be handed out. It starts small and grows
- * up to the dictionary size as output accumulates, so a header claiming a 1.5 GiB dictionary costs memory
- * only when that much is really decoded.
+ * Dictionaries up to this size are allocated whole at once. A fresh zero-filled ArrayBuffer comes from
+ * calloc, whose large blocks are new mappings of zero pages: they cost RSS only once written, so a 64 MiB
+ * dictionary holding 26 MiB of output costs 26 MiB, as in liblzma. Growing by doubling instead held the
+ * old and the new buffer during each copy (32 + 64 MiB for `lzma -9`'s 64 MiB dictionary): measured peak
+ * RSS of `kimg extract` on the 52 MiB image, lzma: 162 -> 122 MiB (docs/codecs.md, Memory).
+ */
+const WHOLE_DICTIONARY_MAX = 256 << 20;
+
+/**
+ * The sliding window, which is also where decoded bytes wait to be handed out. Up to WHOLE_DICTIONARY_MAX
+ * it is allocated whole (untouched pages cost nothing); above, it starts at 1 MiB and doubles as output
+ * accumulates, so a header claiming a 1.5 GiB dictionary costs memory only when that much is really decoded.
  */
 export class Dictionary {
   buf: Uint8Array;
@@ -53,8 +62,12 @@ export class Dictionary {
   total = 0;
   private flushed = 0;
 
-  constructor(readonly size: number) {
-    this.buf = new Uint8Array(Math.min(size, 1 << 20));
+  /** `whole`: allocate the whole window now (the default up to WHOLE_DICTIONARY_MAX); a sniffer's trial decode passes false. */
+  constructor(
+    readonly size: number,
+    whole = size <= WHOLE_DICTIONARY_MAX,
+  ) {
+    this.buf = new Uint8Array(whole ? size : Math.min(size, 1 << 20));
   }
 
   reset(): void {
@@ -199,9 +212,15 @@ export class LzmaDecoder {
         const n = Math.min(len, outEnd - pos);
         let src = pos - rep0 - 1;
         if (src < 0) src += outLen;
-        if (n > 32 && src + n <= outLen && rep0 + 1 >= n) {
-          out.copyWithin(pos, src, src + n);
-          pos += n;
+        if (src + n <= outLen) {
+          // The usual case: the source does not wrap, so no per-byte wrap check (short matches dominate).
+          if (n > 32 && rep0 + 1 >= n) {
+            out.copyWithin(pos, src, src + n);
+            pos += n;
+          } else {
+            const end = pos + n;
+            while (pos < end) out[pos++] = out[src++]!;
+          }
         } else {
           for (let k = 0; k < n; k++) {
             out[pos++] = out[src++]!;
@@ -215,16 +234,17 @@ export class LzmaDecoder {
 
       const total = posBase + pos;
       const posState = total & pbMask;
-      p = probs[IS_MATCH + (state << 4) + posState]!;
+      const stateIndex = (state << 4) + posState;
+      p = probs[IS_MATCH + stateIndex]!;
       bound = Math.imul(range >>> 11, p);
       if (code >>> 0 < bound >>> 0) {
         range = bound;
-        probs[IS_MATCH + (state << 4) + posState] = p + ((2048 - p) >>> 5);
+        probs[IS_MATCH + stateIndex] = p + ((2048 - p) >>> 5);
         b = 0;
       } else {
         range = (range - bound) | 0;
         code = (code - bound) | 0;
-        probs[IS_MATCH + (state << 4) + posState] = p - (p >>> 5);
+        probs[IS_MATCH + stateIndex] = p - (p >>> 5);
         b = 1;
       }
       if (range >>> 0 < TOP) {
@@ -329,16 +349,16 @@ export class LzmaDecoder {
           code = (code << 8) | inBuf[inPos++]!;
         }
         if (b === 0) {
-          p = probs[IS_REP0_LONG + (state << 4) + posState]!;
+          p = probs[IS_REP0_LONG + stateIndex]!;
           bound = Math.imul(range >>> 11, p);
           if (code >>> 0 < bound >>> 0) {
             range = bound;
-            probs[IS_REP0_LONG + (state << 4) + posState] = p + ((2048 - p) >>> 5);
+            probs[IS_REP0_LONG + stateIndex] = p + ((2048 - p) >>> 5);
             b = 0;
           } else {
             range = (range - bound) | 0;
             code = (code - bound) | 0;
-            probs[IS_REP0_LONG + (state << 4) + posState] = p - (p >>> 5);
+            probs[IS_REP0_LONG + stateIndex] = p - (p >>> 5);
             b = 1;
           }
           if (range >>> 0 < TOP) {
@@ -507,7 +527,8 @@ export class LzmaDecoder {
         continue;
       }
       const direct = (slot >>> 1) - 1;
-      let dist = (2 | (slot & 1)) * 2 ** direct;
+      // An integer shift, not `2 ** direct` (a float power); slot 63 gives 3 << 30, hence the unsigned view.
+      let dist = ((2 | (slot & 1)) << direct) >>> 0;
       let revBase: number;
       let revBits: number;
       if (slot < 14) {
