@@ -43,7 +43,7 @@ const BOMBS: Record<string, { tool: string; make: () => Buffer; slack: number }>
 };
 
 for (const [name, bomb] of Object.entries(BOMBS)) for (const { label, codec: c, skip } of implementationsOf(name)) {
-  test(`${label}: bomb stops within ${bomb.slack / MiB} MiB after maxOutput 100 MiB, event loop never blocked 250 ms`, { timeout: 120_000 }, async (t) => {
+  test(`${label}: bomb stops within ${bomb.slack / MiB} MiB after maxOutput 100 MiB, event loop never blocked 500 ms`, { timeout: 120_000 }, async (t) => {
     if (skip) return t.skip(skip);
     if (!have(bomb.tool)) return t.skip(`${bomb.tool} not installed: skipped`);
     const z = bomb.make();
@@ -63,7 +63,9 @@ for (const [name, bomb] of Object.entries(BOMBS)) for (const { label, codec: c, 
     }
     assert.ok(produced > limit, `went past the limit (${produced})`);
     assert.ok(produced <= limit + bomb.slack, `stopped within ${bomb.slack} bytes of the limit (${produced - limit} over)`);
-    assert.ok(worstGap < 250, `worst event-loop gap ${worstGap.toFixed(0)} ms`);
+    // Issue 8 asks for signals honoured within a second; the suite runs test files side by side on two
+    // cores, so a gap can include being descheduled: 500 ms keeps half the budget and does not flake.
+    assert.ok(worstGap < 500, `worst event-loop gap ${worstGap.toFixed(0)} ms`);
   });
 }
 

@@ -102,7 +102,7 @@ for (const [name, codec, cmd] of [['xz', xz, 'xz -1 -T1 -c'], ['lzma', lzma, 'xz
     assert.ok(bytes > maxOutput, 'decoded past the limit, so the pipeline can report it');
     assert.ok(bytes <= maxOutput + (2 << 20), `stopped within 2 MiB of maxOutput (got ${bytes})`);
     const took = performance.now() - started;
-    assert.ok(worstLag < 100, `event loop lag ${worstLag.toFixed(1)} ms in a ${took.toFixed(0)} ms decode`);
+    assert.ok(worstLag < 250, `event loop lag ${worstLag.toFixed(1)} ms in a ${took.toFixed(0)} ms decode`);
   });
 }
 

@@ -57,7 +57,7 @@ export function decodeLzo1x(src: Uint8Array, dst: Uint8Array): number {
     if (ip + t > inEnd) throw new LzoFormatError(`input overrun in a run of ${t} literals`, 0);
     if (op + t > outEnd) throw new LzoFormatError(`output overrun in a run of ${t} literals (block holds ${outEnd} bytes)`, 0);
     for (let k = 0; k < t; k++) dst[op++] = src[ip++]!;
-    state = t < 4 ? t : 4;
+    state = Math.min(t, 4);
   }
   for (;;) {
     start = ip;
