@@ -25,8 +25,8 @@ const MAX_BLOCK = 64 << 20;
  * - `kimg` (default): kimg's own (./lzo1x.ts), bounds-checked, decoding into a buffer of the block's declared
  *   size: about twice lzo-ts's speed (docs/codecs.md, lzop), and MIT like the rest of kimg;
  * - `lzo-ts`: lzo-ts 0.2.3 (GPL-3.0, pure TypeScript; no bounds checks, so we cap its output buffer at the
- *   block's declared size and verify the result's length and checksums). Kept as the second implementation
- *   the tests compare with, until the lead decides to drop the GPL dependency.
+ *   block's declared size and verify the result's length and checksums). A devDependency only: the tests
+ *   and the benchmark run it as the second implementation; an installed kimg ships no GPL code.
  * `KIMG_LZO=lzo-ts` (or `kimg`) forces one; `lzopCodec('lzo-ts')` does the same from the API.
  *
  * Trailing data: decoding stops at the zero end marker; bytes after it (the kernel's le32 size trailer) are
