@@ -11,7 +11,9 @@ export {
   type ErrorKind, type ErrorWhere,
 } from './core/errors.js';
 export { SchemaLoader, BUILTIN_SCHEMA_DIR, type LoaderOptions } from './schema/loader.js';
-export { SchemaRegistry, type Detection, type DetectOutcome, type Engine, type Rejection } from './schema/registry.js';
+export { SchemaRegistry } from './schema/registry.js';
+export { detect, type Damage, type Detection, type DetectOutcome, type Rejection } from './detect/detect.js';
+export type { Engine } from './engine.js';
 export { interpret } from './interp/interpreter.js';
 export type { ParseOptions, ParseResult, Struct, StructLayout, FieldLayout, CheckOutcome } from './engine.js';
 export { parseExpr, ExprSyntaxError } from './expr/parser.js';

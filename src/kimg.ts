@@ -15,7 +15,9 @@ import { interpret, type ParseResult, type Struct } from './interp/interpreter.j
 import type { BuiltinSchemas } from './builtin-schemas.js';
 import { compiledEngine } from './codegen/compile.js';
 import { analyze, DEFAULT_HEAD_SIZE, type Analysis, type PipelineOptions } from './pipeline/pipeline.js';
-import { SchemaRegistry, type DetectOutcome, type Engine } from './schema/registry.js';
+import { SchemaRegistry } from './schema/registry.js';
+import { detect, type DetectOutcome } from './detect/detect.js';
+import type { Engine } from './engine.js';
 import type { SchemaDef } from './types.js';
 
 export interface KimgOptions {
@@ -101,12 +103,12 @@ export class Kimg {
     if (typeof input === 'string') {
       const src = new FileSource(input);
       try {
-        return this.schemas.detect(src, this.limits, this.engine);
+        return detect(this.schemas, src, this.limits, this.engine);
       } finally {
         src.close();
       }
     }
-    return this.schemas.detect(this.sourceOf(input), this.limits, this.engine);
+    return detect(this.schemas, this.sourceOf(input), this.limits, this.engine);
   }
 
   /** Follow every layer of a file: detect, decode, re-identify, check. */

@@ -21,6 +21,7 @@ import { stringifyJson } from '../src/render/json.js';
 import { renderSummary } from '../src/render/summary.js';
 import { SchemaLoader } from '../src/schema/loader.js';
 import { SchemaRegistry } from '../src/schema/registry.js';
+import { detect } from '../src/detect/detect.js';
 import { extract, type Output } from '../src/pipeline/extract.js';
 import type { Limits } from '../src/core/limits.js';
 import type { SchemaDef } from '../src/types.js';
@@ -953,7 +954,7 @@ const DETECT = {
 test('detection: magic, when, and refines order (most refined first)', () => {
   const dir = schemaDir(DETECT);
   const reg = new SchemaRegistry({ searchPath: [dir], builtins: false });
-  let out = reg.detect(new BufferSource(bytes('BX', 7, 0xee)), DEFAULT_LIMITS);
+  let out = detect(reg, new BufferSource(bytes('BX', 7, 0xee)), DEFAULT_LIMITS);
   assert.deepEqual(out.matches.map((m) => m.schema.id), ['special', 'base']);
   assert.deepEqual(out.matches[1]!.refinedBy, ['special']);
   assert.deepEqual(out.matches[0]!.refinedBy, []);
@@ -961,14 +962,14 @@ test('detection: magic, when, and refines order (most refined first)', () => {
   // the schema without detect is never a candidate
   assert.ok(!out.rejected.some((r) => r.schema === 'nodetect'));
 
-  out = reg.detect(new BufferSource(bytes('BX', 8, 0xee)), DEFAULT_LIMITS);
+  out = detect(reg, new BufferSource(bytes('BX', 8, 0xee)), DEFAULT_LIMITS);
   assert.deepEqual(out.matches.map((m) => m.schema.id), ['base']);
   assert.deepEqual(out.rejected, [{ schema: 'special', reason: 'detect.when is false: inner.kind == 7' }]);
 
-  out = reg.detect(new BufferSource(bytes('BX', 7, 0x00)), DEFAULT_LIMITS);
+  out = detect(reg, new BufferSource(bytes('BX', 7, 0x00)), DEFAULT_LIMITS);
   assert.deepEqual(out.rejected, [{ schema: 'special', reason: 'no magic at 0x3' }]);
 
-  out = reg.detect(new BufferSource(bytes('BX')), DEFAULT_LIMITS);
+  out = detect(reg, new BufferSource(bytes('BX')), DEFAULT_LIMITS);
   assert.deepEqual(out.matches, []);
   assert.equal(out.rejected.find((r) => r.schema === 'special')!.reason, 'input too short for magic at 0x3');
   // base's magic matched, then its root ran out of input: a damaged match, not a silent non-match
@@ -1321,7 +1322,7 @@ test('examples/gzip-member: detection, reserved flags, bad method', () => {
   const dir = join(repo, 'examples', 'gzip-member');
   const reg = new SchemaRegistry({ searchPath: [dir], builtins: false });
   const good = gzipMember({ data: 'abc' });
-  assert.deepEqual(reg.detect(new BufferSource(good), DEFAULT_LIMITS).matches.map((m) => m.schema.id), ['gzip']);
+  assert.deepEqual(detect(reg, new BufferSource(good), DEFAULT_LIMITS).matches.map((m) => m.schema.id), ['gzip']);
   const s = reg.get('gzip');
   const reserved = Uint8Array.from(good);
   reserved[3] = 0x20;
@@ -1334,7 +1335,7 @@ test('examples/gzip-member: detection, reserved flags, bad method', () => {
   assert.equal(e2.code, 'const-mismatch');
   assert.equal(e2.message, 'compression method 7 is not DEFLATE (8), the only one RFC 1952 defines');
   assert.equal(e2.found, '0x7');
-  assert.equal(reg.detect(new BufferSource(badCm), DEFAULT_LIMITS).matches.length, 0);
+  assert.equal(detect(reg, new BufferSource(badCm), DEFAULT_LIMITS).matches.length, 0);
   // too short for the trailer: a warning, and the deflate region runs to the end
   const short = good.subarray(0, 14);
   const r = run(s, short);

@@ -7,7 +7,7 @@ import { renderStruct } from '../render/text.js';
 import { humanSize, hexInt } from '../expr/format.js';
 import type { Analysis, LayerReport } from '../pipeline/pipeline.js';
 import { regionJson, } from '../pipeline/analysis-json.js';
-import type { Detection } from '../schema/registry.js';
+import type { Detection } from '../detect/detect.js';
 import type { ParseResult } from '../engine.js';
 
 /** Detections worth a line: the most refined, and what they directly refine (not MZ under PE under zboot). */

@@ -816,5 +816,5 @@ export function parseCompiled(schema: SchemaDef, source: ByteSource, options: Pa
   return { schema, value, layout: layout ? (C.lay as ParseResult['layout']) : null, checks: C.checks };
 }
 
-/** The compiled engine, for Kimg and the pipeline (see src/schema/registry.ts). */
+/** The compiled engine, for Kimg and the pipeline (see src/detect/detect.ts). */
 export const compiledEngine: Engine = (schema, source, options) => parseCompiled(schema, source, options);

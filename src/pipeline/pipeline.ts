@@ -21,7 +21,9 @@ import { renderTemplate } from '../expr/template.js';
 import { isInt, truthy } from '../expr/values.js';
 import { renderSummary } from '../render/summary.js';
 import { rootScope } from '../expr/scope.js';
-import type { Damage, DetectOutcome, Detection, Engine, Rejection, SchemaRegistry } from '../schema/registry.js';
+import { detect, type Damage, type DetectOutcome, type Detection, type Rejection } from '../detect/detect.js';
+import type { Engine } from '../engine.js';
+import type { SchemaRegistry } from '../schema/registry.js';
 import type { CheckDef, CompiledExpr, RegionDecl, ScanDecl, SchemaDef } from '../types.js';
 import { readFileRange } from './read.js';
 import { StreamScanner, type ScanHit } from './scan.js';
@@ -316,9 +318,9 @@ async function run(file: FileSource, path: string, o: PipelineOptions, a: Analys
 function detectLayer(cur: Current, index: number, o: PipelineOptions): DetectOutcome {
   if (!cur.decoded) return { matches: [], rejected: [], damaged: [] };
   if (cur.expect) {
-    const got = o.registry.detect(cur.source, o.limits, o.engine, [cur.expect.schema]);
+    const got = detect(o.registry, cur.source, o.limits, o.engine, [cur.expect.schema]);
     if (got.matches.length || got.damaged.length) return got;
-    const actually = o.registry.detect(cur.source, o.limits, o.engine).matches.filter((m) => m.refinedBy.length === 0).map((m) => m.schema.id);
+    const actually = detect(o.registry, cur.source, o.limits, o.engine).matches.filter((m) => m.refinedBy.length === 0).map((m) => m.schema.id);
     const rule = cur.expect.schema.detect;
     const magic = rule?.magic.map((m) => `${quoteBytes(m.bytes)} at ${hexInt(m.at)}`).join(' and ') ?? '';
     const foundMagic = rule?.magic.map((m) => {
@@ -330,7 +332,7 @@ function detectLayer(cur: Current, index: number, o: PipelineOptions): DetectOut
       { layer: index, schema: cur.expect.schema.id },
       { expected: `${cur.expect.schema.title}${magic ? ` (${magic})` : ''}`, found: actually.length ? actually.join(' + ') : (foundMagic || 'unrecognised data') });
   }
-  return o.registry.detect(cur.source, o.limits, o.engine);
+  return detect(o.registry, cur.source, o.limits, o.engine);
 }
 
 /** A schema claimed the layer by its magic and then failed: the layer is that format, damaged. */
