@@ -5,6 +5,12 @@
  */
 
 /** Deterministic choices from one seed (the schema shape); fast-check drives the seeds and the inputs. */
+/**
+ * Message text that would break out of a string literal if the code generator ever spliced schema text
+ * into generated code (quotes, a backtick, a comment end, U+2028, a `${`-lookalike), as YAML escapes.
+ */
+const HOSTILE_TEXT = 'x\\"); process.exit(7); (\\" \\u2028 \\u2029 \' ` */ $ { ';
+
 export class Rand {
   private x: number;
   constructor(seed: number) {
@@ -150,7 +156,7 @@ export class SchemaGen {
     }
     if (r.chance(0.4)) {
       lines.push('    checks:');
-      lines.push(`      - { id: c0, assert: "${this.boolExpr(scope)}", message: "failed at \${_pos:hex}: \${${this.intExpr(scope)}}"${r.chance(0.5) ? ', severity: warning' : ''} }`);
+      lines.push(`      - { id: c0, assert: "${this.boolExpr(scope)}", message: "${r.chance(0.3) ? HOSTILE_TEXT : ''}failed at \${_pos:hex}: \${${this.intExpr(scope)}}"${r.chance(0.5) ? ', severity: warning' : ''} }`);
     }
     this.types.push(lines.join('\n'));
     return name;

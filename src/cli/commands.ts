@@ -209,7 +209,8 @@ async function scanCommand(v: Values, roots: readonly string[]): Promise<number>
 function scanLine(a: Analysis, ok: boolean): string {
   const status = !ok ? 'error' : a.checks.some((c) => c.status === 'warning') ? 'warning' : 'ok';
   const chain = a.layers.map((l) => layerDescription(a, l.index, true)).join(' -> ');
-  const hits = a.layers.flatMap((l) => l.scans);
+  // The first hit of each scan id, as `info` shows them (a banner found in two layers is one banner).
+  const hits = [...new Map(a.layers.flatMap((l) => l.scans).reverse().map((h) => [h.id, h] as const)).values()].reverse();
   const why = a.error ? `; ${withoutFile(a.error.describe(), a.file)}` : a.checks.filter((c) => c.status === 'error').map((c) => `; check ${c.id}: ${c.message}`).join('');
   return `${status.padEnd(7)} ${a.file}: ${chain}${hits.length ? `: ${hits.map((h) => h.short).join('; ')}` : ''}${why}`;
 }
