@@ -102,7 +102,12 @@ export interface RepeatCount {
 export interface RepeatToEnd {
   readonly k: 'to-end';
 }
-export type Repeat = RepeatCount | RepeatToEnd;
+/** Element after element until the condition holds on the one just read (`_`, `_index`); it is the last. */
+export interface RepeatUntil {
+  readonly k: 'until';
+  readonly until: CompiledExpr;
+}
+export type Repeat = RepeatCount | RepeatToEnd | RepeatUntil;
 
 interface FieldBase {
   readonly id: string;

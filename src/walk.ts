@@ -77,9 +77,20 @@ function walkSlots<T extends object>(node: T, slots: Slots<T> | Record<string, S
       case 'const':
         if ((v as ConstCheck<unknown>).message) forEachTemplateExpr((v as ConstCheck<unknown>).message!, visit);
         break;
-      case 'repeat':
-        if ((v as Repeat).k === 'count') visit((v as Extract<Repeat, { k: 'count' }>).count);
+      case 'repeat': {
+        const r = v as Repeat;
+        switch (r.k) {
+          case 'count':
+            visit(r.count);
+            break;
+          case 'until':
+            visit(r.until);
+            break;
+          case 'to-end':
+            break;
+        }
         break;
+      }
       case 'cases':
         for (const c of v as readonly SwitchCase[]) walkSlots(c, CASE_SLOTS, visit);
         break;

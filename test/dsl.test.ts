@@ -575,6 +575,38 @@ test('arrays: a negative count is an error; a to-end element that reads nothing 
 // ---------------------------------------------------------------------------------------------
 // Positions: at, sized sub-regions
 
+test('arrays: until holds on the element just read (`_`, `_index`); it is the last one', () => {
+  // A token list ending in 0/0, as an FDT memory-reservation block does.
+  const t = loadFrom(
+    schemaDir({
+      t: `kimg: 1\nid: t\ntitle: test\nroot: r\ntypes:\n  r:\n    fields:\n      - { id: pairs, type: pair, until: _.a == 0 and _.b == 0 }\n      - { id: words, type: u8, until: _ == 0xff or _index == 2 }\n      - { id: tail, type: u8 }\n  pair:\n    fields:\n      - { id: a, type: u8 }\n      - { id: b, type: u8 }\n`,
+    }),
+    't',
+  );
+  const r = run(t, bytes(1, 2, 0, 3, 0, 0, 0xff, 9));
+  assert.deepEqual(r.value, { pairs: [{ a: 1, b: 2 }, { a: 0, b: 3 }, { a: 0, b: 0 }], words: [0xff], tail: 9 });
+  assert.deepEqual(run(t, bytes(0, 0, 5, 6, 7, 8)).value, { pairs: [{ a: 0, b: 0 }], words: [5, 6, 7], tail: 8 });
+  // The region ends before the condition held: the next element is out of bounds.
+  const e = thrown(() => run(t, bytes(1, 2, 3)), ParseError);
+  assert.equal(e.code, 'out-of-bounds');
+  assert.equal(e.where.path, 'pairs[1].b');
+});
+
+test('arrays: an until element that reads no bytes is no-progress; until excludes count and repeat', () => {
+  const s = load(
+    `
+    - { id: xs, type: bytes, size: 0, until: false }
+    `,
+  );
+  const e = thrown(() => run(s, bytes(1)), ParseError);
+  assert.equal(e.code, 'no-progress');
+  assert.match(e.message, /until array/);
+  const bad = thrown(() => load(`
+    - { id: xs, type: u8, count: 2, until: _ == 0 }
+  `), SchemaError);
+  assert.match(bad.message, /one of 'count', 'repeat' and 'until'/);
+});
+
 test('at: absolute and computed positions; the cursor continues after the field', () => {
   const s = load(
     `

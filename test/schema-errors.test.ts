@@ -105,7 +105,7 @@ test('a key that does not apply to the field kind', () => {
     code: 'key-not-allowed', line: 8, col: 9, message: /a derived 'value' field reads no bytes/,
   });
   expectError(withFields('      - { id: a, type: u8, count: 2, repeat: to-end }\n'), {
-    code: 'key-not-allowed', line: 8, col: 'to-end', message: /either 'count' or 'repeat'/,
+    code: 'key-not-allowed', line: 8, col: 'to-end', message: /use one of 'count', 'repeat' and 'until', not several/,
   });
 });
 

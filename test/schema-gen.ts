@@ -143,7 +143,8 @@ export class SchemaGen {
         const arr = r.chance(0.4);
         const child = this.type([...scope.ints, ...(isRoot ? [] : [])], isRoot ? [...scope.ints] : rootInts, arr, depth + 1);
         opts.push(`type: ${child}`);
-        if (arr) opts.push(`count: "${this.small(scope, 3)}"`);
+        // An array by count, or `until` a condition on the element just read (`_`, `_index`) holds.
+        if (arr) opts.push(r.chance(0.7) ? `count: "${this.small(scope, 3)}"` : `until: "${r.chance(0.5) ? `_index >= ${r.int(3)}` : `_ != null and (${this.intExpr(scope)}) % 3 == _index`}"`);
         if (r.chance(0.3)) opts.push(`size: "${this.small(scope, 15)}"`);
       } else {
         const a = this.type([...scope.ints], isRoot ? [...scope.ints] : rootInts, false, depth + 1);

@@ -238,9 +238,22 @@ class TypeGen {
       offset: _`${N.os}`,
       pos: _`(${site.cur} - ${N.rs})`,
       region: _`${N.ri}`,
-      elem: this.override ? this.override.value : null,
-      loopIndex: null,
+      elem: this.override ? this.override.value : this.until ? this.until.elem : null,
+      loopIndex: this.until ? this.until.index : null,
     };
+  }
+
+  /** While an `until` condition is generated: the element just read and its index. */
+  private until: { elem: Binding; index: Code } | null = null;
+
+  private untilScope<T>(scope: { elem: Binding; index: Code }, fn: () => T): T {
+    const saved = this.until;
+    this.until = scope;
+    try {
+      return fn();
+    } finally {
+      this.until = saved;
+    }
   }
 
   /** While a const message renders: the value found, as `_` and under the field's own name. */
@@ -485,7 +498,7 @@ class TypeGen {
         if (lay) this.emit(_`${els}.push(${r.layout});\n`);
         const end = this.tmp('n');
         this.emit(_`${end} = ${r.end};\n`);
-        if (rep.k === 'to-end') this.emit(_`if (${end} <= ${N.p}) throw ${rt('noProgress')}(${N.C}, ${path}, ${N.p});\n`);
+        if (rep.k !== 'count') this.emit(_`if (${end} <= ${N.p}) throw ${rt('noProgress')}(${N.C}, ${path}, ${N.p}, ${rep.k});\n`);
         this.emit(_`${N.p} = ${end};\n`);
       });
     };
@@ -499,6 +512,16 @@ class TypeGen {
         this.emit(_`if ((${N.C}.nf += ${n}) > ${N.C}.mf) throw ${rt('fieldLimit')}(${N.C}, ${site.path}, ${N.p});\n`);
         const body = inner();
         this.emit(_`for (${i} = 0; ${i} < ${n}; ${i}++) {\n${body}}\n`);
+        break;
+      }
+      case 'until': {
+        // After each element, the condition with `_` the element and `_index` its index.
+        const body = inner();
+        const done = this.block(() => {
+          const c = this.untilScope({ elem: { code: _`${arr}[${i}]`, t: ANY }, index: _`${i}` }, () => this.cond(rep.until, site));
+          this.emit(_`if (${c}) break;\n`);
+        });
+        this.emit(_`for (${i} = 0; ; ${i}++) {\nif (${i} >= ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${N.p});\nif (++${N.C}.nf > ${N.C}.mf) throw ${rt('fieldLimit')}(${N.C}, ${site.path}, ${N.p});\n${body}${done}}\n`);
         break;
       }
       case 'to-end': {

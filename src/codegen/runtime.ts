@@ -148,8 +148,8 @@ export const runtime = Object.freeze({
   badCount(C: Ctx, v: unknown, path: string, pos: number): ParseError {
     return fail(C, 'bad-count', `count must be a non-negative integer, got ${formatValue(v, 'auto')}`, path, pos, { expected: 'an integer >= 0' });
   },
-  noProgress(C: Ctx, path: string, pos: number): ParseError {
-    return fail(C, 'no-progress', 'an element of a to-end array read no bytes', path, pos);
+  noProgress(C: Ctx, path: string, pos: number, kind: string): ParseError {
+    return fail(C, 'no-progress', `an element of ${kind === 'until' ? 'an until' : 'a to-end'} array read no bytes`, path, pos);
   },
   unterminated(C: Ctx, re: number, path: string, pos: number): ParseError {
     return fail(C, 'out-of-bounds', 'NUL-terminated string runs past the end of the region', path, pos, { expected: 'a NUL byte', found: `end of region at ${hexInt(re)}` });

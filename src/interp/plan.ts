@@ -170,6 +170,7 @@ function backend(ctx: Ctx): FieldBackend<Elem, Step> {
 function array(ctx: Ctx, f: FieldPlan, rep: RepeatStep, one: Elem): Elem {
   const id = f.id;
   const count = rep.k === 'count' ? ctx.cx(rep.count) : null;
+  const until = rep.k === 'until' ? ctx.cx(rep.until) : null;
   return (r, fr, p) => {
     const out: unknown[] = [];
     const elements: FieldLayout[] | null = r.withLayout ? [] : null;
@@ -185,6 +186,29 @@ function array(ctx: Ctx, f: FieldPlan, rep: RepeatStep, one: Elem): Elem {
         out.push(one(r, fr, cursor, i));
         if (elements) elements.push(r.lay!);
         cursor = r.end;
+      }
+    } else if (until !== null) {
+      for (let i = 0; ; i++) {
+        if (i >= max) throw r.located(new LimitError('maxArrayCount', max), cursor, id);
+        if (++r.fields > r.limits.maxFields) throw r.located(new LimitError('maxFields', r.limits.maxFields), cursor, id);
+        const v = one(r, fr, cursor, i);
+        if (r.end <= cursor) throw r.fail('no-progress', 'an element of an until array read no bytes', cursor, id, i);
+        out.push(v);
+        if (elements) elements.push(r.lay!);
+        cursor = r.end;
+        // The condition sees the element just read as `_` and its index as `_index`.
+        const savedElem = fr.elem;
+        const savedIndex = fr.index;
+        fr.elem = v;
+        fr.index = i;
+        let done: boolean;
+        try {
+          done = cond(r, until, fr, p, id, i);
+        } finally {
+          fr.elem = savedElem;
+          fr.index = savedIndex;
+        }
+        if (done) break;
       }
     } else {
       let i = 0;

@@ -673,6 +673,18 @@ export const FIELD_KIND_SHAPES: { readonly [K in FieldKindName]: Fragment } = {
   },
 };
 
+/** The keys that make a field an array; a field takes at most one of them. */
+export const REPEAT_KEYS = ['count', 'repeat', 'until'] as const;
+
+/** JSON Schema clauses: a field that has one of the keys has none of the later ones. */
+function exclusive(keys: readonly string[]): Json[] {
+  const message = `use one of ${quotedList(keys)}, not several`;
+  return keys.slice(0, -1).map((key, i) => ({
+    "if": { "required": [key] },
+    "then": { "properties": Object.fromEntries(keys.slice(i + 1).map((other) => [other, { "not": {}, "errorMessage": message }])) },
+  }));
+}
+
 /** A field, before its kind is known, and the dispatch to the kinds that read bytes. */
 export const FIELD_SHAPE: Fragment = {
   "description": "A field: an `id` and either a `type` (it reads bytes) or a `value` (it is computed).",
@@ -682,21 +694,7 @@ export const FIELD_SHAPE: Fragment = {
     "id"
   ],
   "allOf": [
-    {
-      "if": {
-        "required": [
-          "count"
-        ]
-      },
-      "then": {
-        "properties": {
-          "repeat": {
-            "not": {},
-            "errorMessage": "use either 'count' or 'repeat', not both"
-          }
-        }
-      }
-    },
+    ...exclusive(REPEAT_KEYS),
     {
       "if": {
         "required": [
@@ -920,6 +918,13 @@ export const FIELD_KEYWORDS: { readonly [name: string]: FieldKeyword } = {
     },
     kinds: READING_KINDS,
   },
+  "until": {
+    schema: {
+      "description": "Expression: the field is an array read element by element until the expression holds on the element just read (`_` is the element, `_index` its index); that element is the last. An element that reads no bytes is an error, and so is the end of the region before the condition held.",
+      "$ref": "#/definitions/expression"
+    },
+    kinds: READING_KINDS,
+  },
   "endian": {
     schema: {
       "description": "`le` or `be`: the byte order of this integer (only for integer types without a `le`/`be` suffix).",
@@ -1103,6 +1108,20 @@ export const FIELD_KEYS: readonly string[] = Object.keys(FIELD_KEYWORDS);
 /** The field keywords a kind takes (for the loader's "does not apply to … fields" check). */
 export function fieldKeysFor(...kinds: FieldKindName[]): string[] {
   return FIELD_KEYS.filter((name) => kinds.some((k) => FIELD_KEYWORDS[name]!.kinds.includes(k)));
+}
+
+/**
+ * Keys that place or repeat what a field reads (every reading kind takes them, a derived value does not):
+ * `at`, `count`, `repeat`, `until`. Messages about value fields name them from here.
+ */
+export const PLACEMENT_KEYS: readonly string[] = FIELD_KEYS.filter(
+  (name) => name !== 'type' && READING_KINDS.every((k) => FIELD_KEYWORDS[name]!.kinds.includes(k)) && !FIELD_KEYWORDS[name]!.kinds.includes('value'),
+);
+
+/** "'at', 'count', 'repeat' and 'until'" */
+export function quotedList(keys: readonly string[]): string {
+  const q = keys.map((k) => `'${k}'`);
+  return q.length <= 1 ? q.join('') : `${q.slice(0, -1).join(', ')} and ${q[q.length - 1]}`;
 }
 
 /** The keys of the objects in an array-of-objects keyword (a region's `inner` list, detection's `magic` list). */

@@ -19,7 +19,7 @@ import { fromYaml } from './located-yaml.js';
 import { fromSnapshot, SNAPSHOT_FILE } from './snapshot.js';
 import { validateTree } from './validate.js';
 import { closest, INTEGER, rootNode, type YNode } from './yaml-node.js';
-import { fieldKeysFor, KEYS } from './keywords.js';
+import { fieldKeysFor, KEYS, PLACEMENT_KEYS, quotedList, REPEAT_KEYS } from './keywords.js';
 
 /** The schemas shipped with kimg. */
 export const BUILTIN_SCHEMA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../schemas');
@@ -370,7 +370,7 @@ class SchemaBuilder {
     // Keys every field may carry as far as this check goes (a value field's 'type', 'at', 'count' and
     // 'repeat' get their own, clearer messages below).
     const only = (allowed: readonly string[], kind: string): void => {
-      const common = ['id', 'doc', 'type', 'at', 'if', 'count', 'repeat', 'hidden'];
+      const common = ['id', 'doc', 'type', 'if', 'hidden', ...PLACEMENT_KEYS];
       for (const key of f.keys()) {
         if (!common.includes(key) && !allowed.includes(key)) {
           f.get(key)!.fail('key-not-allowed', `'${key}' does not apply to ${kind} fields`);
@@ -381,7 +381,7 @@ class SchemaBuilder {
     if (f.has('value')) {
       if (f.has('type')) f.get('type')!.fail('key-not-allowed', "a field has either 'type' or 'value', not both");
       only(fieldKeysFor('value'), 'derived (value)');
-      if (base.at || base.repeat) node.fail('key-not-allowed', "a derived 'value' field reads no bytes, so 'at', 'count' and 'repeat' do not apply");
+      if (base.at || base.repeat) node.fail('key-not-allowed', `a derived 'value' field reads no bytes, so ${quotedList(PLACEMENT_KEYS)} do not apply`);
       return { ...base, kind: 'value', value: this.expr(f.get('value')!, names), enumRef: this.enumRef(f.get('enum')), flagsRef: this.flagsRef(f.get('flags')) };
     }
     const typeNode = f.get('type') ?? node.fail('missing-key', `field '${id}' needs a 'type' (or a 'value')`);
@@ -452,8 +452,10 @@ class SchemaBuilder {
   }
 
   private repeat(f: Map<string, YNode>, names: ReadonlySet<string>): Repeat | null {
-    if (f.has('count') && f.has('repeat')) f.get('repeat')!.fail('key-not-allowed', "use either 'count' or 'repeat', not both");
+    const kinds = REPEAT_KEYS.filter((k) => f.has(k));
+    if (kinds.length > 1) f.get(kinds[1]!)!.fail('key-not-allowed', `use one of ${quotedList(REPEAT_KEYS)}, not several`);
     if (f.has('count')) return { k: 'count', count: this.expr(f.get('count')!, names) };
+    if (f.has('until')) return { k: 'until', until: this.expr(f.get('until')!, names) };
     if (f.has('repeat')) {
       const r = f.get('repeat')!;
       if (r.str() !== 'to-end') r.fail('bad-repeat', `repeat must be 'to-end' (for a count use 'count: <expr>')`);

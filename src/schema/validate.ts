@@ -7,7 +7,7 @@ import { SchemaError } from '../core/errors.js';
 import type { LNode, Pos } from './located.js';
 import { isSnapshotTree } from './snapshot.js';
 import { closest } from './yaml-node.js';
-import { buildJsonSchema } from './keywords.js';
+import { buildJsonSchema, PLACEMENT_KEYS, quotedList } from './keywords.js';
 
 /** The JSON Schema of the kimg schema language (shipped in docs/, referenced by every built-in schema). */
 export const JSON_SCHEMA_FILE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../docs/kimg-schema.json');
@@ -242,8 +242,8 @@ function describe(e: ErrorObject, data: JsonValue, locs: Map<string, Loc>, owner
         const field = (value ?? {}) as { [k: string]: JsonValue };
         const atValue = (message: string): Candidate => make(1, child?.pos ?? loc.pos, 'key-not-allowed', `${child?.what ?? loc.what}: ${message}`);
         if (def === 'valueField' && key === 'type') return atValue("a field has either 'type' or 'value', not both");
-        if (def === 'valueField' && (key === 'at' || key === 'count' || key === 'repeat')) {
-          return failHere(1, 'key-not-allowed', "a derived 'value' field reads no bytes, so 'at', 'count' and 'repeat' do not apply");
+        if (def === 'valueField' && PLACEMENT_KEYS.includes(key)) {
+          return failHere(1, 'key-not-allowed', `a derived 'value' field reads no bytes, so ${quotedList(PLACEMENT_KEYS)} do not apply`);
         }
         if (def === 'intSuffixField' && key === 'endian') return atValue(`type ${String(field['type'])} already says its byte order`);
         return atValue(`'${key}' does not apply to ${kind} fields`);
