@@ -14,7 +14,8 @@ import type { Limits } from '../core/limits.js';
 import type { Codec } from '../codecs/types.js';
 import { hexInt, quoteBytes } from '../expr/format.js';
 import { renderSummary } from '../render/summary.js';
-import { detect, type Damage, type DetectOutcome, type Detection } from '../detect/detect.js';
+import type { ByteSource } from '../core/bytes.js';
+import { detect, type Damage, type DetectOutcome, type Detection, magicMiss } from '../detect/detect.js';
 import type { ScanDecl, SchemaDef } from '../types.js';
 import type { Analysis, LayerAccess, LayerReport, PipelineOptions, RegionInfo, Sink } from './analysis.js';
 import { walkChain } from './chain.js';
@@ -254,12 +255,42 @@ export class Run implements Follower {
     };
   }
 
+  /**
+   * The expected schemas and every schema that refines one of them (a user's ELF schema with section names
+   * refining the built-in `elf`): a more precise reading of what the outer layer says is still that format.
+   * Only schemas whose magic matches are loaded to ask.
+   */
+  private withRefinements(expected: readonly SchemaDef[], source: ByteSource): SchemaDef[] {
+    const out = [...expected];
+    const ids = new Set(expected.map((s) => s.id));
+    const loader = this.o.registry.loader;
+    const others: SchemaDef[] = [];
+    for (const id of this.o.registry.ids()) {
+      if (ids.has(id)) continue;
+      const magic = loader.detectMagic(id);
+      if (magic === null || (magic && magicMiss(magic, source))) continue;
+      const def = loader.load(id);
+      if (def.detect?.refines.length) others.push(def);
+    }
+    // Refinements of refinements too: repeat until nothing is added.
+    for (let added = true; added; ) {
+      added = false;
+      for (const def of others) {
+        if (ids.has(def.id) || !def.detect!.refines.some((r) => ids.has(r))) continue;
+        out.push(def);
+        ids.add(def.id);
+        added = true;
+      }
+    }
+    return out;
+  }
+
   private detectLayer(cur: Current, index: number): DetectOutcome {
     if (!cur.bytes) return { matches: [], rejected: [], damaged: [] };
     const source = cur.bytes.source;
     const expected = cur.expect?.schemas;
     if (!cur.expect || !expected) return detect(this.o.registry, source, this.limits, this.o.engine);
-    const got = detect(this.o.registry, source, this.limits, this.o.engine, expected);
+    const got = detect(this.o.registry, source, this.limits, this.o.engine, this.withRefinements(expected, source));
     if (got.matches.length || got.damaged.length) return got;
     const actually = detect(this.o.registry, source, this.limits, this.o.engine).matches.filter((m) => m.refinedBy.length === 0).map((m) => m.schema.id);
     const magicOf = (s: SchemaDef): string => s.detect?.magic.map((m) => `${quoteBytes(m.bytes)} at ${hexInt(m.at)}`).join(' and ') ?? '';
