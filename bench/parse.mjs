@@ -4,7 +4,10 @@
 // Uint8Array in memory by:
 //   hand-written DataView code (the reference, below), kimg compiled, kimg jitless,
 //   binary-parser, restructure, and Kaitai Struct (a parser compiled from bench/ksy/*.ksy).
-//   npm run build && node bench/parse.mjs [--reps N] [--ms M]
+//   npm run build && node bench/parse.mjs [--reps N] [--ms M] [--baseline DIR]
+// --baseline DIR: another checkout of kimg with its dist/ built (e.g. `git worktree add /tmp/base HEAD~1`,
+// then `npx tsc -p tsconfig.json && node dist/src/schema/build-snapshot.js` there): its two engines are
+// measured in the same run, next to this tree's, so a change to the engines is judged by a paired ratio.
 // Input: ../shared/corpus/debian-bookworm-6.1-cloud-arm64.vmlinuz (or $KIMG_BENCH_IMAGE), falling
 // back to samples/. Warm-up, then N repetitions of ~M ms each; the median is reported.
 import { deepStrictEqual } from 'node:assert/strict';
@@ -19,6 +22,7 @@ const args = process.argv.slice(2);
 const opt = (name, def) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
 const REPS = opt('--reps', 7);
 const REP_MS = opt('--ms', 300);
+const BASELINE = args.includes('--baseline') ? resolve(args[args.indexOf('--baseline') + 1]) : null;
 
 const { Kimg } = await import(pathToFileURL(join(root, 'dist/src/kimg.js')).href);
 const { BufferSource } = await import(pathToFileURL(join(root, 'dist/src/core/bytes.js')).href);
@@ -160,6 +164,16 @@ const schemas = {
   arm64: [kc.loadSchema('arm64-image'), kj.loadSchema('arm64-image')],
   pe: [kc.loadSchema('pe'), kj.loadSchema('pe')],
 };
+const base = BASELINE ? await (async () => {
+  const { Kimg: BaseKimg } = await import(pathToFileURL(join(BASELINE, 'dist/src/kimg.js')).href);
+  const c = new BaseKimg({ jitless: false, jitThreshold: 0 });
+  const j = new BaseKimg({ jitless: true });
+  const s = { arm64: [c.loadSchema('arm64-image'), j.loadSchema('arm64-image')], pe: [c.loadSchema('pe'), j.loadSchema('pe')] };
+  return (fmt) => [
+    ['baseline compiled', (u8) => c.parse(s[fmt][0], u8).value],
+    ['baseline jitless', (u8) => j.parse(s[fmt][1], u8).value],
+  ];
+})() : () => [];
 
 // ------------------------------------------------------------------------------------------------
 // binary-parser
@@ -317,6 +331,7 @@ const contenders = {
     ['kimg compiled', (u8) => kc.parse(schemas.arm64[0], u8).value],
     ['(kimg compiled engine, source reused)', engineOnly(schemas.arm64[0])],
     ['kimg jitless', (u8) => kj.parse(schemas.arm64[1], u8).value],
+    ...base('arm64'),
     ['binary-parser', (u8) => bpArm64.parse(u8)],
     ['restructure', (u8) => rsArm64.fromBuffer(u8)],
     ...(ksArm64 ? [['Kaitai Struct', (u8) => {
@@ -331,6 +346,7 @@ const contenders = {
     ['kimg compiled', (u8) => kc.parse(schemas.pe[0], u8).value],
     ['(kimg compiled engine, source reused)', engineOnly(schemas.pe[0])],
     ['kimg jitless', (u8) => kj.parse(schemas.pe[1], u8).value],
+    ...base('pe'),
     ['binary-parser', (u8) => bpPE.parse(u8)],
     ['restructure', (u8) => rsPE.fromBuffer(u8)],
     ...(ksPE ? [['Kaitai Struct', (u8) => {

@@ -304,3 +304,52 @@ export interface ScanDecl {
   /** Words of the string a one-line report shows (null: all). */
   readonly shortWords: number | null;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Lowered form: what both engines run (built by src/lower/lower.ts, ordered by its walkField)
+
+/** How an element is read: one kind per reading mechanism; each engine has a primitive for each. */
+export type ReadStep =
+  | { readonly k: 'int'; readonly field: IntField; readonly le: boolean }
+  /** `fixed`: the constant's length when the field has no size of its own. */
+  | { readonly k: 'bytes'; readonly field: BytesField; readonly size: CompiledExpr | null; readonly fixed: number }
+  | { readonly k: 'str'; readonly field: StrField; readonly size: CompiledExpr }
+  /** A string up to its NUL, bounded by the region and maxStringLength. */
+  | { readonly k: 'strz'; readonly field: StrField }
+  | { readonly k: 'value'; readonly field: ValueField; readonly expr: CompiledExpr }
+  | { readonly k: 'struct'; readonly field: StructField; readonly type: TypeRef; readonly size: CompiledExpr | null }
+  | { readonly k: 'switch'; readonly field: SwitchField; readonly size: CompiledExpr | null };
+
+export type RepeatStep = Repeat;
+
+/** A field's constant, checked on each element read, by the kind of value it compares. */
+export type ValidateStep =
+  | { readonly k: 'int'; readonly field: IntField; readonly constant: ConstCheck<bigint> }
+  | { readonly k: 'bytes'; readonly field: BytesField; readonly constant: ConstCheck<Uint8Array> }
+  | { readonly k: 'str'; readonly field: StrField; readonly constant: ConstCheck<string> };
+
+/** One field as a sequence of steps; null means the step is absent. */
+export interface FieldPlan {
+  readonly field: FieldDef;
+  readonly id: string;
+  /** Index among the type's fields. */
+  readonly index: number;
+  readonly when: CompiledExpr | null;
+  readonly at: CompiledExpr | null;
+  readonly read: ReadStep;
+  readonly validate: ValidateStep | null;
+  readonly project: readonly BitDef[] | null;
+  readonly repeat: RepeatStep | null;
+  /** Bytes the field occupies, when known statically (no `if`, fixed size and count). */
+  readonly staticSize: number | null;
+}
+
+export interface TypePlanIR {
+  readonly type: TypeDef;
+  readonly fields: readonly FieldPlan[];
+  readonly checks: readonly CheckDef[];
+  /** The built-in variables the type's expressions use. */
+  readonly uses: ReadonlySet<SpecialName>;
+  /** The types its fields parse (struct and switch targets), in field order. */
+  readonly targets: readonly TypeDef[];
+}

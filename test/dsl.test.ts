@@ -405,6 +405,23 @@ test('bits: named bit ranges, booleans for single bits, numbers or enums for wid
   assert.deepEqual(r2.value['flags'], { value: 2, be: false, page: 1, level: 0, top: false });
 });
 
+test('bits with const: the constant is checked on the integer, before it is split into ranges', () => {
+  const s = load(
+    `
+    - id: magic
+      type: u16
+      const: 0x8001
+      bits:
+        - { id: low, bit: 0 }
+        - { id: high, bit: 15 }
+    `,
+  );
+  assert.deepEqual(run(s, bytes(0x01, 0x80)).value, { magic: { value: 0x8001, low: true, high: true } });
+  const e = thrown(() => run(s, bytes(0x00, 0x80)), ParseError);
+  assert.equal(e.code, 'const-mismatch');
+  assert.match(e.message, /magic is 0x8000, expected 0x8001/);
+});
+
 test('bits: a range that does not fit the integer is a schema error', () => {
   const e = thrown(() => load('- { id: f, type: u8, bits: [ { id: x, bit: 6, width: 3 } ] }'), SchemaError);
   assert.equal(e.code, 'bad-bits');
@@ -757,6 +774,20 @@ test('if: a false condition gives null and reads nothing', () => {
   assert.deepEqual(run(s, bytes(0, 7)).value, { has_ext: 0, ext: null, tail: 7 });
   assert.deepEqual(run(s, bytes(1, 1, 0, 7)).value, { has_ext: 1, ext: 1, tail: 7 });
   assert.equal(json(run(s, bytes(0, 7))), '{"has_ext":0,"ext":null,"tail":7}');
+});
+
+test('if with at: the condition is tested first, at the cursor; a false one neither reads nor moves it', () => {
+  // The step order (src/lower/lower.ts): `if`, then `at`, then the read. `_pos` in the condition is the
+  // cursor before the field, not its `at` position.
+  const s = load(
+    `
+    - { id: flag, type: u8 }
+    - { id: far, type: u8, at: 4, if: flag != 0 and _pos == 1 }
+    - { id: next, type: u8 }
+    `,
+  );
+  assert.deepEqual(run(s, bytes(0, 0x11, 0x22, 0x33, 0x44, 0x55)).value, { flag: 0, far: null, next: 0x11 });
+  assert.deepEqual(run(s, bytes(1, 0x11, 0x22, 0x33, 0x44, 0x55)).value, { flag: 1, far: 0x44, next: 0x55 });
 });
 
 test('value: derived fields read no bytes and never wrap at 32 bits', () => {

@@ -61,6 +61,9 @@ export class SchemaGen {
       if (s.rootInts.length) options.push(() => `_root.${r.pick(s.rootInts)}`);
       if (s.parentInts?.length) options.push(() => `_parent.${r.pick(s.parentInts!)}`);
       if (s.inArray) options.push(() => '_index');
+      // Outside an array `_index` is an error ("used outside an array"), which both engines must raise
+      // alike, also in a plain struct nested inside an array element (a divergence this once missed).
+      else if (r.chance(s.parentInts ? 0.1 : 0.02)) return '_index';
       return r.pick(options)();
     };
     if (depth > 2 || r.chance(0.4)) return leaf();

@@ -14,13 +14,14 @@ import { hexInt, quoteBytes } from '../expr/format.js';
 import type { ParseOptions, ParseResult } from '../engine.js';
 import type { Engine } from '../engine.js';
 import type {
-  BytesField, CheckDef, CompiledExpr, FieldDef, IntField, SchemaDef, Severity, StrField, SwitchField, Template, TypeDef, TypeRef,
+  CheckDef, CompiledExpr, FieldDef, FieldPlan, IntField, ReadStep, RepeatStep, SchemaDef, Severity, StrField, SwitchField, Template, TypeDef, TypePlanIR,
+  TypeRef, ValidateStep,
 } from '../types.js';
+import { lowerType, mayRecord, reachableTypes, usedSpecials, walkField, type FieldBackend } from '../lower/lower.js';
 import { _, join, lit, Names, nil, objectLiteral, prop, type Code, type Name } from './code.js';
 import { ANY, ExprGen, fieldType, intType, rt, storedType, withNull, type Binding, type ExprEnv, type SType } from './expr.js';
 import { needsChecked, stepCount } from '../expr/steps.js';
 import { runtime, type Ctx } from './runtime.js';
-import { typeSpecials } from '../walk.js';
 
 export interface Variant {
   /** Record offsets and sizes (ParseOptions.layout). */
@@ -48,29 +49,33 @@ const N = {
 
 const HELPERS = Object.keys(runtime).filter((k) => /^[a-zA-Z0-9]+$/.test(k));
 
-function targets(f: FieldDef): TypeRef[] {
-  if (f.kind === 'struct') return [f.type];
-  if (f.kind === 'switch') return [...f.cases.map((c) => c.type), ...(f.otherwise ? [f.otherwise] : [])];
-  return [];
+/** One element being generated: where, under which path and index, and (inside a run) its static address. */
+interface ElemCtx {
+  readonly site: Site;
+  /** `_index` of a struct parsed as this element (null when the field is not repeated). */
+  readonly index: Code;
+  /** The check id of a constant (the field's name, or `[i]` for an element). */
+  readonly id: Code;
+  readonly run: { readonly pos: Code; readonly addr: Code } | null;
 }
 
-/** Fields whose bytes are known statically (for runs under one bounds check). */
-function staticSize(f: FieldDef): number | null {
-  if (f.when) return null;
-  if (f.kind === 'value') return f.repeat ? null : 0;
-  if (f.kind === 'int') {
-    if (!f.repeat) return f.bytes;
-    if (f.repeat.k === 'count' && f.repeat.count.ast.k === 'int' && f.repeat.count.ast.value <= 64n) return f.bytes * Number(f.repeat.count.ast.value);
-    return null;
-  }
-  if (f.repeat) return null;
-  if (f.kind === 'bytes') {
-    if (!f.size) return f.constant!.value.length;
-    return f.size.ast.k === 'int' && f.size.ast.value <= 0x100000n ? Number(f.size.ast.value) : null;
-  }
-  if (f.kind === 'str' && f.size) return f.size.ast.k === 'int' && f.size.ast.value <= 0x100000n ? Number(f.size.ast.value) : null;
-  return null;
+/** What an element's code leaves behind: its value, its end cursor, its layout. */
+interface ElemOut {
+  readonly v: Code;
+  readonly t: SType;
+  readonly end: Code;
+  readonly layout: Code;
+  /** The cursor is already past it (value fields, arrays). */
+  readonly moved?: boolean;
+  /** Where its bytes are in V/U, and how many (constant checks compare in place). */
+  readonly addr?: Code | null;
+  readonly n?: Code | null;
+  readonly staticN?: number | null;
 }
+
+type ElemGen = (c: ElemCtx) => ElemOut;
+type FieldMode = { readonly k: 'checked'; readonly atDone: boolean } | { readonly k: 'run'; readonly pos: Code; readonly addr: Code };
+type FieldGen = (m: FieldMode) => void;
 
 class Unit {
   readonly names = new Names();
@@ -79,20 +84,13 @@ class Unit {
   readonly types: TypeDef[] = [];
   readonly early: boolean;
   readonly usesRegion: boolean;
-  private readonly records = new Map<TypeDef, boolean>();
 
   constructor(readonly schema: SchemaDef, readonly v: Variant) {
-    const root = schema.root.target!;
-    const queue = [root];
-    while (queue.length) {
-      const t = queue.shift()!;
-      if (this.fnOf.has(t)) continue;
+    for (const t of reachableTypes(schema.root.target!)) {
       this.fnOf.set(t, this.names.make('T'));
       this.types.push(t);
-      for (const f of t.fields) for (const r of targets(f)) queue.push(r.target!);
     }
-    const used = new Set<string>();
-    for (const t of this.types) for (const name of typeSpecials(t)) used.add(name);
+    const used = usedSpecials(this.types);
     this.early = used.has('_root') || used.has('_parent');
     this.usesRegion = used.has('_region');
   }
@@ -104,18 +102,8 @@ class Unit {
   }
 
   /** Whether parsing the type can record check outcomes (then callers fix up their paths). */
-  mayRecord(t: TypeDef, seen = new Set<TypeDef>()): boolean {
-    const known = this.records.get(t);
-    if (known !== undefined) return known;
-    if (seen.has(t)) return false;
-    seen.add(t);
-    let r = t.checks.length > 0;
-    for (const f of t.fields) {
-      if ((f.kind === 'int' || f.kind === 'bytes' || f.kind === 'str') && f.constant?.severity === 'warning') r = true;
-      for (const x of targets(f)) if (this.mayRecord(x.target!, seen)) r = true;
-    }
-    this.records.set(t, r);
-    return r;
+  mayRecord(t: TypeDef): boolean {
+    return mayRecord(t);
   }
 
   generate(): string {
@@ -147,10 +135,17 @@ class TypeGen {
   private readonly names: Names;
   private readonly buf: boolean;
 
+  private readonly plan: TypePlanIR;
+  /** Each field's steps, as the lowering orders them. */
+  private readonly steps: readonly FieldGen[];
+
   constructor(private readonly u: Unit, private readonly t: TypeDef) {
     this.names = u.names;
     this.buf = u.v.buffer;
     this.locals = t.fields.map(() => this.names.make('f'));
+    this.plan = lowerType(t);
+    const b = this.backend();
+    this.steps = this.plan.fields.map((f) => walkField(b, f));
   }
 
   private emit(c: Code): void {
@@ -166,22 +161,23 @@ class TypeGen {
   generate(): Code {
     const { t, u } = this;
     const fields = t.fields;
+    const plan = this.plan.fields;
     let i = 0;
-    while (i < fields.length) {
+    while (i < plan.length) {
       // A run: fields of static size (the first may have `at`), read under one bounds check.
       let j = i;
       let total = 0;
-      while (j < fields.length) {
-        const s = staticSize(fields[j]!);
-        if (s === null || (j > i && fields[j]!.at)) break;
-        total += s;
+      while (j < plan.length) {
+        const size = plan[j]!.staticSize;
+        if (size === null || (j > i && plan[j]!.at)) break;
+        total += size;
         j++;
       }
       if (j - i >= 1 && total > 0) {
         this.run(i, j, total);
         i = j;
       } else {
-        this.field(i);
+        this.steps[i]!({ k: 'checked', atDone: false });
         i++;
       }
     }
@@ -341,27 +337,26 @@ class TypeGen {
 
   /** A run of fields [i, j) of static total size, under one bounds check (else field by field). */
   private run(i: number, j: number, total: number): void {
-    const first = this.t.fields[i]!;
+    const first = this.plan.fields[i]!;
     if (first.at) {
       this.current = i;
-      this.position(first, at(_`${N.p}`, lit(first.id)));
+      this.position(first.field, at(_`${N.p}`, lit(first.id)));
     }
     const fast = this.block(() => {
       if (!this.buf) this.emit(_`${N.w} = ${N.C}.S.window(${N.p}, ${total}); ${N.V} = ${N.w}.view; ${N.U} = ${N.w}.bytes; ${N.b} = ${N.p} - ${N.w}.base;\n`);
       let k = 0;
       for (let x = i; x < j; x++) {
-        const _f = this.t.fields[x]!;
-        this.current = x;
+        const f = this.plan.fields[x]!;
         const pos = k === 0 ? _`${N.p}` : _`(${N.p} + ${k})`;
         const base = this.buf ? _`${N.p}` : _`${N.b}`;
         const addr = k === 0 ? base : _`(${base} + ${k})`;
-        const size = this.fieldBody(x, pos, addr);
-        k += size as number;
+        this.steps[x]!({ k: 'run', pos, addr });
+        k += f.staticSize!;
       }
       this.emit(_`${N.p} += ${total};\n`);
     });
     const slow = this.block(() => {
-      for (let x = i; x < j; x++) this.field(x, x === i && first.at !== null);
+      for (let x = i; x < j; x++) this.steps[x]!({ k: 'checked', atDone: x === i && first.at !== null });
     });
     this.emit(_`if (${N.p} + ${total} <= ${N.re}) {\n${fast}} else {\n${slow}}\n`);
   }
@@ -375,79 +370,6 @@ class TypeGen {
     this.emit(_`${N.p} = ${N.rs} + ${v.t.k === 'num' ? v.code : _`Number(${v.code})`};\n`);
   }
 
-  /**
-   * A field inside a run: reads at static offsets, no bounds checks (the run's check covers them).
-   * Returns its static size.
-   */
-  private fieldBody(k: number, pos: Code, addr: Code): number {
-    const f = this.t.fields[k]!;
-    const site = at(pos, lit(f.id));
-    const lay = this.u.v.layout;
-    if (f.kind === 'value') {
-      const v = this.valueField(k, site);
-      this.assign(k, v);
-      if (lay) this.emit(_`${N.lf}.push(${this.leaf(pos, 0)});\n`);
-      return 0;
-    }
-    if (f.kind === 'int' && f.repeat) {
-      this.literalStep(site);
-      const count = Number((f.repeat as { count: CompiledExpr }).count.ast.k === 'int' ? ((f.repeat as { count: CompiledExpr }).count.ast as { value: bigint }).value : 0n);
-      this.emit(_`if (${count} > ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${pos});\n`);
-      this.emit(_`if ((${N.C}.nf += ${count}) > ${N.C}.mf) throw ${rt('fieldLimit')}(${N.C}, ${site.path}, ${pos});\n`);
-      const vals: Code[] = [];
-      const els: Code[] = [];
-      for (let e = 0; e < count; e++) {
-        const epos = _`(${pos} + ${e * f.bytes})`;
-        const eaddr = _`(${addr} + ${e * f.bytes})`;
-        const esite = at(epos, lit(`${f.id}[${e}]`));
-        vals.push(this.intElem(f, esite, eaddr, lit(`[${e}]`)));
-        els.push(this.leaf(epos, f.bytes));
-      }
-      this.assign(k, _`[${join(vals, _`, `)}]`);
-      if (lay) this.emit(_`${N.lf}.push({ offset: ${pos}, size: ${count * f.bytes}, struct: null, elements: [${join(els, _`, `)}] });\n`);
-      return count * f.bytes;
-    }
-    let size: number;
-    let v: Code;
-    if (f.kind === 'int') {
-      v = this.intElem(f, site, addr, lit(f.id));
-      size = f.bytes;
-    } else if (f.kind === 'bytes') {
-      if (f.size) this.literalStep(site);
-      size = f.size ? Number((f.size.ast as { value: bigint }).value) : f.constant!.value.length;
-      v = this.bytesElem(f, site, addr, lit(size), size, lit(f.id));
-    } else if (f.kind === 'str') {
-      this.literalStep(site);
-      size = Number((f.size!.ast as { value: bigint }).value);
-      v = this.strSized(f, site, addr, lit(size), lit(f.id));
-    } else throw new Error('not a run field');
-    this.assign(k, v);
-    if (lay) this.emit(_`${N.lf}.push(${this.leaf(pos, size)});\n`);
-    return size;
-  }
-
-  /** A field on its own: when, at, then its body with bounds checks; moves the cursor `p`. */
-  private field(k: number, atDone = false): void {
-    const f = this.t.fields[k]!;
-    this.current = k;
-    const lay = this.u.v.layout;
-    const site = at(_`${N.p}`, lit(f.id));
-    const body = this.block(() => {
-      if (f.at && !atDone) this.position(f, site);
-      if (f.repeat) this.array(k);
-      else {
-        const r = this.single(k, site, _`${N.ix}`, lit(f.id));
-        this.assign(k, r.v);
-        if (lay) this.emit(_`${N.lf}.push(${r.layout});\n`);
-        if (f.kind !== 'value') this.emit(_`${N.p} = ${r.end};\n`);
-      }
-    });
-    if (f.when) {
-      const c = this.cond(f.when, site);
-      this.emit(_`if (${c}) {\n${body}}${lay ? _` else ${N.lf}.push(null);` : nil}\n`);
-    } else this.emit(body);
-  }
-
   private valueField(k: number, site: Site): Code {
     const f = this.t.fields[k] as Extract<FieldDef, { kind: 'value' }>;
     const v = this.compute(f.value, site);
@@ -457,47 +379,94 @@ class TypeGen {
     return _`(typeof ${v.code} === "bigint" ? ${rt('norm')}(${v.code}) : ${v.code})`;
   }
 
-  /** One element (or the whole field when not repeated) at the cursor `p`. */
-  private single(k: number, site: Site, index: Code, id: Code): { v: Code; end: Code; layout: Code } {
-    const f = this.t.fields[k]!;
-    const p = _`${N.p}`;
-    switch (f.kind) {
-      case 'value': {
-        const v = this.valueField(k, site);
-        return { v, end: p, layout: this.leaf(p, 0) };
-      }
-      case 'int': {
-        this.need(p, lit(f.bytes), site);
-        const addr = this.window(p, lit(f.bytes));
-        const v = this.intElem(f, site, addr, id);
-        return { v, end: _`${N.p} + ${f.bytes}`, layout: this.leaf(p, f.bytes) };
-      }
-      case 'bytes': {
-        const n = f.size ? this.size(f.size, site) : lit(f.constant!.value.length);
-        this.need(p, n, site);
-        const addr = this.window(p, n);
-        const v = this.bytesElem(f, site, addr, n, null, id);
-        return { v, end: _`${N.p} + ${n}`, layout: this.leaf(p, n) };
-      }
-      case 'str': {
-        if (f.size) {
-          const n = this.size(f.size, site);
-          this.need(p, n, site);
-          const addr = this.window(p, n);
-          const v = this.strSized(f, site, addr, n, id);
-          return { v, end: _`${N.p} + ${n}`, layout: this.leaf(p, n) };
-        }
-        return this.strUnbounded(f, site, id);
-      }
-      case 'struct':
-        return this.sub(f.type, f.size, site, index);
-      case 'switch':
-        return this.switchField(f, site, index);
-    }
+  /**
+   * The compiler's primitives for the lowering's steps (src/lower/lower.ts orders them). An element is a
+   * generator called where its code goes (per element of an unrolled array, inside a loop's body); a
+   * field is a generator called in one of two modes: on its own with bounds checks, or inside a run of
+   * static size at a static address.
+   */
+  private backend(): FieldBackend<ElemGen, FieldGen> {
+    return {
+      read: {
+        int: (s) => (c) => {
+          const addr = c.run ? c.run.addr : this.checkedWindow(lit(s.field.bytes), c.site);
+          const pos = c.run ? c.run.pos : _`${N.p}`;
+          const v = this.tmp('v');
+          this.emit(_`${v} = ${this.intRead(s.field, s.le, addr)};\n`);
+          return { v: _`${v}`, t: intType(s.field.bytes, s.field.signed), end: _`${pos} + ${s.field.bytes}`, layout: this.leaf(pos, s.field.bytes), addr, n: lit(s.field.bytes), staticN: s.field.bytes };
+        },
+        bytes: (s) => (c) => {
+          let n: Code;
+          let staticN: number | null = null;
+          if (c.run) {
+            if (s.size) this.literalStep(c.site);
+            staticN = s.size ? Number((s.size.ast as { value: bigint }).value) : s.fixed;
+            n = lit(staticN);
+          } else n = s.size ? this.size(s.size, c.site) : lit(s.fixed);
+          const addr = c.run ? c.run.addr : this.checkedWindow(n, c.site);
+          const pos = c.run ? c.run.pos : _`${N.p}`;
+          const v = this.tmp('v');
+          this.emit(this.buf ? _`${v} = ${N.U}.slice(${c.site.off}, ${c.site.off} + ${n});\n` : _`${v} = ${N.C}.S.slice(${c.site.off}, ${n});\n`);
+          return { v: _`${v}`, t: { k: 'bytes', nul: false }, end: _`${pos} + ${n}`, layout: this.leaf(pos, n), addr, n, staticN };
+        },
+        str: (s) => (c) => {
+          let n: Code;
+          if (c.run) {
+            this.literalStep(c.site);
+            n = lit(Number((s.size.ast as { value: bigint }).value));
+          } else n = this.size(s.size, c.site);
+          const addr = c.run ? c.run.addr : this.checkedWindow(n, c.site);
+          const pos = c.run ? c.run.pos : _`${N.p}`;
+          const v = this.tmp('v');
+          this.emit(_`${v} = ${this.decode(s.field, addr, n, s.field.zeroTerminated)};\n`);
+          return { v: _`${v}`, t: { k: 'str', nul: false }, end: _`${pos} + ${n}`, layout: this.leaf(pos, n), addr, n, staticN: null };
+        },
+        strz: (s) => (c) => this.strUnbounded(s.field, c.site),
+        value: (_s, f) => (c) => {
+          const pos = c.run ? c.run.pos : _`${N.p}`;
+          return { v: this.valueField(f.index, c.site), t: ANY, end: pos, layout: this.leaf(pos, 0), moved: true };
+        },
+        struct: (s) => (c) => this.sub(s.type, s.size, c.site, c.index),
+        switch: (s) => (c) => this.switchField(s.field, s.size, c.site, c.index),
+      },
+      validate: (one, step, f) => (c) => {
+        const r = one(c);
+        this.constant(step, f.field, c.site, c.id, r);
+        return r;
+      },
+      project: (one, f) => (c) => {
+        const r = one(c);
+        const s = f.read as Extract<ReadStep, { k: 'int' }>;
+        return { ...r, v: this.bits(s.field, s.le, r.v, r.addr!) };
+      },
+      repeat: (one, rep, f) => (c) => (c.run ? this.unrolled(one, rep, f, c.run) : this.loop(one, rep, f)),
+      store: (one, f) => (m) => {
+        this.current = f.index;
+        const lay = this.u.v.layout;
+        const r =
+          m.k === 'run'
+            ? one({ site: at(m.pos, lit(f.id)), index: _`null`, id: lit(f.id), run: { pos: m.pos, addr: m.addr } })
+            : one({ site: at(_`${N.p}`, lit(f.id)), index: _`null`, id: lit(f.id), run: null });
+        this.assign(f.index, r.v);
+        if (lay) this.emit(_`${N.lf}.push(${r.layout});\n`);
+        if (m.k === 'checked' && !r.moved) this.emit(_`${N.p} = ${r.end};\n`);
+      },
+      position: (next, f) => (m) => {
+        this.current = f.index;
+        if (m.k === 'checked' && !m.atDone) this.position(f.field, at(_`${N.p}`, lit(f.id)));
+        next(m);
+      },
+      guard: (next, f) => (m) => {
+        this.current = f.index;
+        const body = this.block(() => next(m));
+        const c = this.cond(f.when!, at(_`${N.p}`, lit(f.id)));
+        this.emit(_`if (${c}) {\n${body}}${this.u.v.layout ? _` else ${N.lf}.push(null);` : nil}\n`);
+      },
+    };
   }
 
-  private array(k: number): void {
-    const f = this.t.fields[k]!;
+  /** An array by count or to the end of the region, element by element; the cursor ends after it. */
+  private loop(one: ElemGen, rep: RepeatStep, f: FieldPlan): ElemOut {
     const lay = this.u.v.layout;
     const site = at(_`${N.p}`, lit(f.id));
     const fp = this.tmp('q');
@@ -506,36 +475,66 @@ class TypeGen {
     const i = this.tmp('i');
     this.emit(_`${fp} = ${N.p}; ${arr} = [];${lay ? _` ${els} = [];` : nil}\n`);
     // Expressions inside elements see the field's scope: `_pos` is where the field starts.
-    const inner = (): { path: Code; body: Code } => {
+    const inner = (): Code => {
       const path = _`(${f.id + '['} + ${i} + "]")`;
       // errors at the element, `_pos` at the field's start
       const esite: Site = { off: _`${N.p}`, cur: _`${fp}`, path };
-      const body = this.block(() => {
-        const r = this.single(k, esite, _`${i}`, _`("[" + ${i} + "]")`);
+      return this.block(() => {
+        const r = one({ site: esite, index: _`${i}`, id: _`("[" + ${i} + "]")`, run: null });
         this.emit(_`${arr}.push(${r.v});\n`);
         if (lay) this.emit(_`${els}.push(${r.layout});\n`);
         const end = this.tmp('n');
         this.emit(_`${end} = ${r.end};\n`);
-        if (f.repeat!.k === 'to-end') this.emit(_`if (${end} <= ${N.p}) throw ${rt('noProgress')}(${N.C}, ${path}, ${N.p});\n`);
+        if (rep.k === 'to-end') this.emit(_`if (${end} <= ${N.p}) throw ${rt('noProgress')}(${N.C}, ${path}, ${N.p});\n`);
         this.emit(_`${N.p} = ${end};\n`);
       });
-      return { path, body };
     };
-    if (f.repeat!.k === 'count') {
-      const c = this.compute(f.repeat!.count, site);
-      this.emit(_`if (!${rt('isInt')}(${c.code}) || ${c.code} < 0) throw ${rt('badCount')}(${N.C}, ${c.code}, ${site.path}, ${N.p});\n`);
-      this.emit(_`if (${c.code} > ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${N.p});\n`);
-      const n = this.tmp('c');
-      this.emit(_`${n} = Number(${c.code});\n`);
-      this.emit(_`if ((${N.C}.nf += ${n}) > ${N.C}.mf) throw ${rt('fieldLimit')}(${N.C}, ${site.path}, ${N.p});\n`);
-      const { body } = inner();
-      this.emit(_`for (${i} = 0; ${i} < ${n}; ${i}++) {\n${body}}\n`);
-    } else {
-      const { body } = inner();
-      this.emit(_`${i} = 0;\nwhile (${N.p} < ${N.re}) {\nif (${i} >= ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${N.p});\nif (++${N.C}.nf > ${N.C}.mf) throw ${rt('fieldLimit')}(${N.C}, ${site.path}, ${N.p});\n${body}${i}++;\n}\n`);
+    switch (rep.k) {
+      case 'count': {
+        const c = this.compute(rep.count, site);
+        this.emit(_`if (!${rt('isInt')}(${c.code}) || ${c.code} < 0) throw ${rt('badCount')}(${N.C}, ${c.code}, ${site.path}, ${N.p});\n`);
+        this.emit(_`if (${c.code} > ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${N.p});\n`);
+        const n = this.tmp('c');
+        this.emit(_`${n} = Number(${c.code});\n`);
+        this.emit(_`if ((${N.C}.nf += ${n}) > ${N.C}.mf) throw ${rt('fieldLimit')}(${N.C}, ${site.path}, ${N.p});\n`);
+        const body = inner();
+        this.emit(_`for (${i} = 0; ${i} < ${n}; ${i}++) {\n${body}}\n`);
+        break;
+      }
+      case 'to-end': {
+        const body = inner();
+        this.emit(_`${i} = 0;\nwhile (${N.p} < ${N.re}) {\nif (${i} >= ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${N.p});\nif (++${N.C}.nf > ${N.C}.mf) throw ${rt('fieldLimit')}(${N.C}, ${site.path}, ${N.p});\n${body}${i}++;\n}\n`);
+        break;
+      }
     }
-    this.assign(k, _`${arr}`);
-    if (lay) this.emit(_`${N.lf}.push({ offset: ${fp}, size: ${N.p} - ${fp}, struct: null, elements: ${els} });\n`);
+    return { v: _`${arr}`, t: ANY, end: _`${N.p}`, layout: _`{ offset: ${fp}, size: ${N.p} - ${fp}, struct: null, elements: ${els} }`, moved: true };
+  }
+
+  /** An array of static count and element size inside a run: one element per static address. */
+  private unrolled(one: ElemGen, rep: RepeatStep, f: FieldPlan, run: { pos: Code; addr: Code }): ElemOut {
+    const site = at(run.pos, lit(f.id));
+    // Only a literal count gives a field a static size, so only such arrays are inside runs.
+    const count = rep.k === 'count' && rep.count.ast.k === 'int' ? Number(rep.count.ast.value) : 0;
+    const width = count > 0 ? f.staticSize! / count : 0;
+    this.literalStep(site);
+    this.emit(_`if (${count} > ${N.C}.ma) throw ${rt('arrayLimit')}(${N.C}, ${site.path}, ${run.pos});\n`);
+    this.emit(_`if ((${N.C}.nf += ${count}) > ${N.C}.mf) throw ${rt('fieldLimit')}(${N.C}, ${site.path}, ${run.pos});\n`);
+    const vals: Code[] = [];
+    const els: Code[] = [];
+    for (let e = 0; e < count; e++) {
+      const epos = _`(${run.pos} + ${e * width})`;
+      const eaddr = _`(${run.addr} + ${e * width})`;
+      const r = one({ site: at(epos, lit(`${f.id}[${e}]`)), index: lit(e), id: lit(`[${e}]`), run: { pos: epos, addr: eaddr } });
+      vals.push(r.v);
+      els.push(r.layout);
+    }
+    return { v: _`[${join(vals, _`, `)}]`, t: ANY, end: _`${run.pos} + ${count * width}`, layout: _`{ offset: ${run.pos}, size: ${count * width}, struct: null, elements: [${join(els, _`, `)}] }`, moved: true };
+  }
+
+  /** Bounds check and window for n bytes at the cursor; the address of the cursor in V/U. */
+  private checkedWindow(n: Code, site: Site): Code {
+    this.need(_`${N.p}`, n, site);
+    return this.window(_`${N.p}`, n);
   }
 
   private need(pos: Code, n: Code, site: Site): void {
@@ -556,35 +555,66 @@ class TypeGen {
     return _`${n}`;
   }
 
-  private intElem(f: IntField, site: Site, addr: Code, id: Code): Code {
-    const le = (f.endian ?? this.t.endian) === 'le';
-    const v = this.tmp('v');
-    let read: Code;
+  private intRead(f: IntField, le: boolean, addr: Code): Code {
     switch (f.bytes) {
-      case 1: read = f.signed ? _`${N.V}.getInt8(${addr})` : _`${N.U}[${addr}]`; break;
-      case 2: read = f.signed ? _`${N.V}.getInt16(${addr}, ${le})` : _`${N.V}.getUint16(${addr}, ${le})`; break;
-      case 4: read = f.signed ? _`${N.V}.getInt32(${addr}, ${le})` : _`${N.V}.getUint32(${addr}, ${le})`; break;
-      case 8: read = f.signed ? _`${N.V}.getBigInt64(${addr}, ${le})` : _`${N.V}.getBigUint64(${addr}, ${le})`; break;
+      case 1: return f.signed ? _`${N.V}.getInt8(${addr})` : _`${N.U}[${addr}]`;
+      case 2: return f.signed ? _`${N.V}.getInt16(${addr}, ${le})` : _`${N.V}.getUint16(${addr}, ${le})`;
+      case 4: return f.signed ? _`${N.V}.getInt32(${addr}, ${le})` : _`${N.V}.getUint32(${addr}, ${le})`;
+      case 8: return f.signed ? _`${N.V}.getBigInt64(${addr}, ${le})` : _`${N.V}.getBigUint64(${addr}, ${le})`;
     }
-    this.emit(_`${v} = ${read};\n`);
-    const c = f.constant;
-    if (c) {
-      const cv = f.bytes === 8 ? lit(c.value) : lit(Number(c.value));
-      const body = this.block(() => {
-        this.mismatch(c.severity, c.message, site, id,
-          _`${f.id + ' is '} + ${rt('hexInt')}(${v}) + ${`, expected ${hexInt(c.value)}`}`, lit(hexInt(c.value)), _`${rt('hexInt')}(${v})`,
-          { code: _`${v}`, t: intType(f.bytes, f.signed) }, f);
-      });
-      this.emit(_`if (${v} !== ${cv}) {\n${body}}${this.constPass(c.severity, id, site)}\n`);
+  }
+
+  /** The field's constant, on the element just read (`r.v` is a temporary holding it). */
+  private constant(step: ValidateStep, f: FieldDef, site: Site, id: Code, r: ElemOut): void {
+    const v = r.v;
+    const c = step.constant;
+    const found: Binding = { code: v, t: r.t };
+    let test: Code;
+    let body: Code;
+    switch (step.k) {
+      case 'int': {
+        const want = step.constant.value;
+        test = _`${v} !== ${step.field.bytes === 8 ? lit(want) : lit(Number(want))}`;
+        body = this.block(() => {
+          this.mismatch(c.severity, c.message, site, id, _`${f.id + ' is '} + ${rt('hexInt')}(${v}) + ${`, expected ${hexInt(want)}`}`, lit(hexInt(want)), _`${rt('hexInt')}(${v})`, found, f);
+        });
+        break;
+      }
+      case 'bytes': {
+        const bytes = step.constant.value;
+        if (bytes.length <= 16) {
+          const addr = r.addr!;
+          const parts = [...bytes].map((x, i) => _`${N.U}[${i === 0 ? addr : _`${addr} + ${i}`}] !== ${x}`);
+          const lenTest = r.staticN === bytes.length ? null : _`${r.n!} !== ${bytes.length}`;
+          const all = lenTest ? [lenTest, ...parts] : parts;
+          test = all.length ? join(all, _` || `) : _`false`;
+        } else test = _`!${rt('sameBytes')}(${v}, ${this.u.konst(bytes)})`;
+        body = this.block(() => {
+          this.mismatch(c.severity, c.message, site, id, lit(`${f.id} does not match`), lit(quoteBytes(bytes)), _`${rt('quoteBytes')}(${v})`, found, f);
+        });
+        break;
+      }
+      case 'str': {
+        const want = step.constant.value;
+        test = _`${v} !== ${want}`;
+        body = this.block(() => {
+          this.mismatch(c.severity, c.message, site, id, _`${f.id + ' is '} + ${rt('json')}(${v})`, lit(JSON.stringify(want)), _`${rt('json')}(${v})`, found, f);
+        });
+        break;
+      }
     }
-    if (!f.bits) return _`${v}`;
-    const entries: [string, Code][] = [['value', _`${v}`]];
-    for (const b of f.bits) {
+    this.emit(_`if (${test}) {\n${body}}${this.constPass(c.severity, id, site)}\n`);
+  }
+
+  /** An integer split into its bit ranges: an object literal of the value and each range. */
+  private bits(f: IntField, le: boolean, v: Code, addr: Code): Code {
+    const entries: [string, Code][] = [['value', v]];
+    for (const b of f.bits!) {
       let x: Code;
       if (f.bytes < 8) {
         const shift = b.shift;
         const w = b.width;
-        if (w >= 32) x = f.signed ? _`Number(BigInt(${v}) & 4294967295n)` : _`${v}`;
+        if (w >= 32) x = f.signed ? _`Number(BigInt(${v}) & 4294967295n)` : v;
         else {
           const mask = 2 ** w - 1;
           x = shift === 0 ? _`(${v} & ${mask})` : f.signed ? _`((${v} >> ${shift}) & ${mask})` : _`((${v} >>> ${shift}) & ${mask})`;
@@ -602,28 +632,6 @@ class TypeGen {
     return objectLiteral(entries);
   }
 
-  private bytesElem(f: BytesField, site: Site, addr: Code, n: Code, staticN: number | null, id: Code): Code {
-    const v = this.tmp('v');
-    this.emit(this.buf ? _`${v} = ${N.U}.slice(${site.off}, ${site.off} + ${n});\n` : _`${v} = ${N.C}.S.slice(${site.off}, ${n});\n`);
-    const c = f.constant;
-    if (c) {
-      const bytes = c.value;
-      let cond: Code;
-      if (bytes.length <= 16) {
-        const parts = [...bytes].map((x, i) => _`${N.U}[${i === 0 ? addr : _`${addr} + ${i}`}] !== ${x}`);
-        const lenTest = staticN === bytes.length ? null : _`${n} !== ${bytes.length}`;
-        const all = lenTest ? [lenTest, ...parts] : parts;
-        cond = all.length ? join(all, _` || `) : _`false`;
-      } else cond = _`!${rt('sameBytes')}(${v}, ${this.u.konst(bytes)})`;
-      const body = this.block(() => {
-        this.mismatch(c.severity, c.message, site, id, lit(`${f.id} does not match`), lit(quoteBytes(bytes)), _`${rt('quoteBytes')}(${v})`,
-          { code: _`${v}`, t: { k: 'bytes', nul: false } }, f);
-      });
-      this.emit(_`if (${cond}) {\n${body}}${this.constPass(c.severity, id, site)}\n`);
-    }
-    return _`${v}`;
-  }
-
   private decode(f: StrField, addr: Code, len: Code, stopAtNul: boolean): Code {
     if (f.encoding === 'utf8') {
       if (!stopAtNul) return _`${rt('utf8')}.decode(${N.U}.subarray(${addr}, ${addr} + ${len}))`;
@@ -634,24 +642,7 @@ class TypeGen {
     return _`${rt('latin1z')}(${N.U}, ${addr}, ${addr} + ${len}, ${stopAtNul})`;
   }
 
-  private strSized(f: StrField, site: Site, addr: Code, n: Code, id: Code): Code {
-    const v = this.tmp('v');
-    this.emit(_`${v} = ${this.decode(f, addr, n, f.zeroTerminated)};\n`);
-    this.strConst(f, site, v, id);
-    return _`${v}`;
-  }
-
-  private strConst(f: StrField, site: Site, v: Name, id: Code): void {
-    const c = f.constant;
-    if (!c) return;
-    const body = this.block(() => {
-      this.mismatch(c.severity, c.message, site, id, _`${f.id + ' is '} + ${rt('json')}(${v})`, lit(JSON.stringify(c.value)), _`${rt('json')}(${v})`,
-        { code: _`${v}`, t: { k: 'str', nul: false } }, f);
-    });
-    this.emit(_`if (${v} !== ${c.value}) {\n${body}}${this.constPass(c.severity, id, site)}\n`);
-  }
-
-  private strUnbounded(f: StrField, site: Site, id: Code): { v: Code; end: Code; layout: Code } {
+  private strUnbounded(f: StrField, site: Site): ElemOut {
     const mx = this.tmp('m');
     const at = this.tmp('z');
     const v = this.tmp('v');
@@ -661,11 +652,10 @@ class TypeGen {
     this.emit(_`${at} = ${rt('nul')}(${N.U}, ${addr}, ${addr} + ${mx});\n`);
     this.emit(_`if (${at} < 0) { if (${mx} === ${N.C}.ml) throw ${rt('stringLimit')}(${N.C}, ${site.path}, ${p}); throw ${rt('unterminated')}(${N.C}, ${N.re}, ${site.path}, ${p}); }\n`);
     this.emit(_`${v} = ${this.decode(f, addr, _`${at}`, false)};\n`);
-    this.strConst(f, site, v, id);
-    return { v: _`${v}`, end: _`${N.p} + ${at} + 1`, layout: this.leaf(p, _`${at} + 1`) };
+    return { v: _`${v}`, t: { k: 'str', nul: false }, end: _`${N.p} + ${at} + 1`, layout: this.leaf(p, _`${at} + 1`), addr: null, n: null, staticN: null };
   }
 
-  private sub(ref: TypeRef, sizeExpr: CompiledExpr | null, site: Site, index: Code): { v: Code; end: Code; layout: Code } {
+  private sub(ref: TypeRef, sizeExpr: CompiledExpr | null, site: Site, index: Code): ElemOut {
     const type = ref.target!;
     const u = this.u;
     const p = _`${N.p}`;
@@ -698,10 +688,10 @@ class TypeGen {
       this.emit(_`${l} = { offset: ${p}, size: ${end} - ${p}, struct: ${N.C}.lay, elements: null };\n`);
       layout = _`${l}`;
     }
-    return { v: _`${v}`, end, layout };
+    return { v: _`${v}`, t: ANY, end, layout };
   }
 
-  private switchField(f: SwitchField, site: Site, index: Code): { v: Code; end: Code; layout: Code } {
+  private switchField(f: SwitchField, size: CompiledExpr | null, site: Site, index: Code): ElemOut {
     const on = this.compute(f.on, site);
     const ch = this.tmp('h');
     this.emit(_`${ch} = -1;\n`);
@@ -724,7 +714,7 @@ class TypeGen {
     chosen.forEach((ref, c) => {
       if (!ref) return;
       const b = this.block(() => {
-        const r = this.sub(ref, f.size, site, index);
+        const r = this.sub(ref, size, site, index);
         this.emit(_`${v} = ${r.v}; ${e} = ${r.end};${this.u.v.layout ? _` ${l} = ${r.layout};` : nil}\n`);
       });
       branches.push(_`${c === f.cases.length ? _`default` : _`case ${c}`}: {\n${b}break;\n}\n`);
@@ -734,7 +724,7 @@ class TypeGen {
       branches.push(_`default: throw ${rt('noCase')}(${N.C}, ${f.on.source}, ${on.code}, ${expected}, ${site.path}, ${site.off});\n`);
     }
     this.emit(_`switch (${ch}) {\n${join(branches)}}\n`);
-    return { v: _`${v}`, end: _`${e}`, layout: _`${l}` };
+    return { v: _`${v}`, t: ANY, end: _`${e}`, layout: _`${l}` };
   }
 
   private check(c: CheckDef): void {

@@ -14,8 +14,9 @@ import { LimitError, ParseError } from '../core/errors.js';
 import { formatValue, hexInt, quoteBytes } from '../expr/format.js';
 import { equals, ExprTypeError, isInt, norm, truthy } from '../expr/values.js';
 import type {
-  BitDef, BytesField, CheckDef, CompiledExpr, FieldDef, IntField, Severity, StrField, SwitchField, Template, TypeDef, TypeRef,
+  BitDef, CheckDef, CompiledExpr, FieldDef, FieldPlan, ReadStep, RepeatStep, Severity, StrField, SwitchField, Template, TypeDef, TypeRef, ValidateStep,
 } from '../types.js';
+import { lowerType, walkField, type FieldBackend } from '../lower/lower.js';
 import { bitsOf } from './bits.js';
 import { compileExpr } from './expr.js';
 import type { FieldLayout, StructLayout, Struct } from '../engine.js';
@@ -70,7 +71,7 @@ function buildPlan(type: TypeDef): TypePlan {
     type,
     template: template(type.fields.map((f) => f.id)),
     copy: COPIERS[nextCopier++ % COPIERS.length]!,
-    steps: type.fields.map((f) => fieldStep(ctx, f)),
+    steps: lowerType(type).fields.map((f) => walkField(backend(ctx), f)),
     checks: type.checks.map((c) => checkStep(ctx, c)),
   };
 }
@@ -104,32 +105,70 @@ export function parseStruct(
   return obj;
 }
 
-/** A field: its condition, its position, then its element or array; stores the value. */
-function fieldStep(ctx: Ctx, f: FieldDef): Step {
-  const id = f.id;
-  const when = f.when ? ctx.cx(f.when) : null;
-  const at = f.at ? ctx.cx(f.at) : null;
-  const one = element(ctx, f);
-  const many = f.repeat ? array(ctx, f, one) : null;
-  return (r, fr, p) => {
-    fr.pos = p - fr.start;
-    if (when !== null && !cond(r, when, fr, p, id, null)) {
-      if (fr.lay) fr.lay.push(null);
-      return p;
-    }
-    if (at !== null) {
-      p = fr.start + position(r, at, fr, p, id);
-      fr.pos = p - fr.start;
-    }
-    fr.obj[id] = many !== null ? many(r, fr, p) : one(r, fr, p, null);
-    if (fr.lay) fr.lay.push(r.lay);
-    return r.end;
+/**
+ * The interpreter's primitives for the lowering's steps (src/lower/lower.ts orders them): each step is
+ * a closure wrapping the next one.
+ */
+function backend(ctx: Ctx): FieldBackend<Elem, Step> {
+  return {
+    read: {
+      int: (s) => intElem(s),
+      bytes: (s) => bytesElem(ctx, s),
+      str: (s) => strSized(ctx, s),
+      strz: (s) => strUnbounded(s),
+      value: (s) => {
+        const x = ctx.cx(s.expr);
+        const id = s.field.id;
+        return (r, fr, p, index) => {
+          const v = r.compute(x, fr, p, id, index);
+          r.end = p;
+          r.lay = leaf(r, p, 0);
+          return typeof v === 'bigint' ? norm(v) : v;
+        };
+      },
+      struct: (s) => subElem(s.field.id, () => s.type, s.size ? ctx.cx(s.size) : null),
+      switch: (s) => switchElem(ctx, s.field, s.size ? ctx.cx(s.size) : null),
+    },
+    validate: (one, v, f) => validate(ctx, one, v, f),
+    project: (one, f) => {
+      const split = bitsMaker(f.project!);
+      return (r, fr, p, index) => split(one(r, fr, p, index) as number | bigint);
+    },
+    repeat: (one, rep, f) => array(ctx, f, rep, one),
+    store: (one, f) => {
+      const id = f.id;
+      return (r, fr, p) => {
+        fr.pos = p - fr.start;
+        fr.obj[id] = one(r, fr, p, null);
+        if (fr.lay) fr.lay.push(r.lay);
+        return r.end;
+      };
+    },
+    position: (next, f) => {
+      const at = ctx.cx(f.at!);
+      const id = f.id;
+      return (r, fr, p) => {
+        fr.pos = p - fr.start;
+        return next(r, fr, fr.start + position(r, at, fr, p, id));
+      };
+    },
+    guard: (next, f) => {
+      const when = ctx.cx(f.when!);
+      const id = f.id;
+      return (r, fr, p) => {
+        fr.pos = p - fr.start;
+        if (!cond(r, when, fr, p, id, null)) {
+          if (fr.lay) fr.lay.push(null);
+          return p;
+        }
+        return next(r, fr, p);
+      };
+    },
   };
 }
 
-function array(ctx: Ctx, f: FieldDef, one: Elem): (r: Run, fr: Frame, p: number) => unknown[] {
+function array(ctx: Ctx, f: FieldPlan, rep: RepeatStep, one: Elem): Elem {
   const id = f.id;
-  const rep = f.repeat!;
   const count = rep.k === 'count' ? ctx.cx(rep.count) : null;
   return (r, fr, p) => {
     const out: unknown[] = [];
@@ -170,26 +209,6 @@ function leaf(r: Run, offset: number, size: number): FieldLayout | null {
   return r.withLayout ? { offset, size, struct: null, elements: null } : null;
 }
 
-function element(ctx: Ctx, f: FieldDef): Elem {
-  switch (f.kind) {
-    case 'int': return intElem(ctx, f);
-    case 'bytes': return bytesElem(ctx, f);
-    case 'str': return strElem(ctx, f);
-    case 'value': {
-      const x = ctx.cx(f.value);
-      const id = f.id;
-      return (r, fr, p, index) => {
-        const v = r.compute(x, fr, p, id, index);
-        r.end = p;
-        r.lay = leaf(r, p, 0);
-        return typeof v === 'bigint' ? norm(v) : v;
-      };
-    }
-    case 'struct': return subElem(ctx, f.id, () => f.type, f.size ? ctx.cx(f.size) : null);
-    case 'switch': return switchElem(ctx, f);
-  }
-}
-
 // -----------------------------------------------------------------------------------------------
 // leaves
 
@@ -202,27 +221,56 @@ function readInt(v: DataView, a: number, bytes: number, signed: boolean, le: boo
   }
 }
 
-function intElem(ctx: Ctx, f: IntField): Elem {
-  const { id, bytes, signed, bits, constant: c } = f;
-  const le = (f.endian ?? ctx.type.endian) === 'le';
-  const bitsFn = bits ? bitsMaker(bits) : null;
-  const msg = c?.message ? renderer(ctx, c.message) : null;
-  // Compared as the reference does (as bigints); a number constant compares the same way.
-  const cv: number | bigint | null = c === null ? null : bytes === 8 ? c.value : Number(c.value);
+function intElem(s: Extract<ReadStep, { k: 'int' }>): Elem {
+  const { id, bytes, signed } = s.field;
+  const le = s.le;
   return (r, fr, p, index) => {
     if (p + bytes > fr.end) r.need(p, bytes, fr.start, fr.end, id, index);
     const a = r.window(p, bytes);
     const v = readInt(r.view, a, bytes, signed, le);
-    if (c !== null) {
-      if (v !== cv) {
-        const expected = hexInt(c.value);
-        mismatch(r, fr, p, f, index, c.severity, msg, `${id} is ${hexInt(v)}, expected ${expected}`, expected, hexInt(v), v);
-      } else if (c.severity === 'warning') constOk(r, id, index);
-    }
     r.end = p + bytes;
     r.lay = leaf(r, p, bytes);
-    return bitsFn !== null ? bitsFn(v) : v;
+    return v;
   };
+}
+
+/** A constant checked on the element just read (its value, before any bit split). */
+function validate(ctx: Ctx, one: Elem, step: ValidateStep, f: FieldPlan): Elem {
+  const c = step.constant;
+  const id = f.id;
+  const msg = c.message ? renderer(ctx, c.message) : null;
+  const warn = c.severity === 'warning';
+  switch (step.k) {
+    case 'int': {
+      // Compared as the reference does (as bigints); a number constant compares the same way.
+      const cv: number | bigint = step.field.bytes === 8 ? step.constant.value : Number(step.constant.value);
+      const expected = hexInt(step.constant.value);
+      return (r, fr, p, index) => {
+        const v = one(r, fr, p, index) as number | bigint;
+        if (v !== cv) mismatch(r, fr, p, f.field, index, c.severity, msg, `${id} is ${hexInt(v)}, expected ${expected}`, expected, hexInt(v), v);
+        else if (warn) constOk(r, id, index);
+        return v;
+      };
+    }
+    case 'bytes': {
+      const want = step.constant.value;
+      return (r, fr, p, index) => {
+        const v = one(r, fr, p, index) as Uint8Array;
+        if (!sameBytes(want, v)) mismatch(r, fr, p, f.field, index, c.severity, msg, `${id} does not match`, quoteBytes(want), quoteBytes(v), v);
+        else if (warn) constOk(r, id, index);
+        return v;
+      };
+    }
+    case 'str': {
+      const want = step.constant.value;
+      return (r, fr, p, index) => {
+        const v = one(r, fr, p, index) as string;
+        if (v !== want) mismatch(r, fr, p, f.field, index, c.severity, msg, `${id} is ${JSON.stringify(v)}`, JSON.stringify(want), JSON.stringify(v), v);
+        else if (warn) constOk(r, id, index);
+        return v;
+      };
+    }
+  }
 }
 
 /** bitsOf, from a template of the keys (value, then each bit range). */
@@ -245,20 +293,14 @@ function bitsMaker(bits: readonly BitDef[]): (v: number | bigint) => Struct {
   };
 }
 
-function bytesElem(ctx: Ctx, f: BytesField): Elem {
-  const id = f.id;
-  const sizeX = f.size ? ctx.cx(f.size) : null;
-  const c = f.constant;
-  const fixed = c ? c.value.length : 0;
-  const msg = c?.message ? renderer(ctx, c.message) : null;
+function bytesElem(ctx: Ctx, s: Extract<ReadStep, { k: 'bytes' }>): Elem {
+  const id = s.field.id;
+  const sizeX = s.size ? ctx.cx(s.size) : null;
+  const fixed = s.fixed;
   return (r, fr, p, index) => {
     const size = sizeX !== null ? sizeOf(r, sizeX, fr, p, id, index) : fixed;
     if (p + size > fr.end) r.need(p, size, fr.start, fr.end, id, index);
     const value = r.whole ? r.bytes.slice(p, p + size) : r.src.slice(p, size);
-    if (c !== null) {
-      if (!sameBytes(c.value, value)) mismatch(r, fr, p, f, index, c.severity, msg, `${id} does not match`, quoteBytes(c.value), quoteBytes(value), value);
-      else if (c.severity === 'warning') constOk(r, id, index);
-    }
     r.end = p + size;
     r.lay = leaf(r, p, size);
     return value;
@@ -273,53 +315,54 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 const utf8 = new TextDecoder('utf-8');
 
-function strElem(ctx: Ctx, f: StrField): Elem {
+function decodeText(f: StrField, raw: Uint8Array): string {
+  return f.encoding === 'utf8' ? utf8.decode(raw) : latin1(raw);
+}
+
+function strSized(ctx: Ctx, s: Extract<ReadStep, { k: 'str' }>): Elem {
+  const f = s.field;
   const id = f.id;
-  const sizeX = f.size ? ctx.cx(f.size) : null;
-  const c = f.constant;
-  const msg = c?.message ? renderer(ctx, c.message) : null;
+  const sizeX = ctx.cx(s.size);
   return (r, fr, p, index) => {
-    let size: number;
-    let textLen: number;
-    if (sizeX !== null) {
-      size = sizeOf(r, sizeX, fr, p, id, index);
-      if (p + size > fr.end) r.need(p, size, fr.start, fr.end, id, index);
-      textLen = size;
-      if (f.zeroTerminated) {
-        const a = r.window(p, size);
-        const at = r.bytes.subarray(a, a + size).indexOf(0);
-        if (at >= 0) textLen = at;
-      }
-    } else {
-      // NUL-terminated, unbounded by the schema: bounded by the region and the string limit.
-      const limit = r.limits.maxStringLength;
-      const max = Math.min(fr.end - p, limit);
-      const a = r.window(p, Math.max(0, max));
-      const at = r.bytes.subarray(a, a + max).indexOf(0);
-      if (at < 0) {
-        if (max === limit) throw r.located(new LimitError('maxStringLength', limit), p, id, index);
-        throw r.fail('out-of-bounds', 'NUL-terminated string runs past the end of the region', p, id, index, { expected: 'a NUL byte', found: `end of region at ${hexInt(fr.end)}` });
-      }
-      textLen = at;
-      size = at + 1;
+    const size = sizeOf(r, sizeX, fr, p, id, index);
+    if (p + size > fr.end) r.need(p, size, fr.start, fr.end, id, index);
+    let textLen = size;
+    if (f.zeroTerminated) {
+      const a = r.window(p, size);
+      const at = r.bytes.subarray(a, a + size).indexOf(0);
+      if (at >= 0) textLen = at;
     }
     const raw = r.whole ? r.bytes.subarray(p, p + textLen) : r.src.slice(p, textLen);
-    const value = f.encoding === 'utf8' ? utf8.decode(raw) : latin1(raw);
-    if (c !== null) {
-      if (value !== c.value) {
-        mismatch(r, fr, p, f, index, c.severity, msg, `${id} is ${JSON.stringify(value)}`, JSON.stringify(c.value), JSON.stringify(value), value);
-      } else if (c.severity === 'warning') constOk(r, id, index);
-    }
     r.end = p + size;
     r.lay = leaf(r, p, size);
-    return value;
+    return decodeText(f, raw);
+  };
+}
+
+/** NUL-terminated, unbounded by the schema: bounded by the region and the string limit. */
+function strUnbounded(s: Extract<ReadStep, { k: 'strz' }>): Elem {
+  const f = s.field;
+  const id = f.id;
+  return (r, fr, p, index) => {
+    const limit = r.limits.maxStringLength;
+    const max = Math.min(fr.end - p, limit);
+    const a = r.window(p, Math.max(0, max));
+    const at = r.bytes.subarray(a, a + max).indexOf(0);
+    if (at < 0) {
+      if (max === limit) throw r.located(new LimitError('maxStringLength', limit), p, id, index);
+      throw r.fail('out-of-bounds', 'NUL-terminated string runs past the end of the region', p, id, index, { expected: 'a NUL byte', found: `end of region at ${hexInt(fr.end)}` });
+    }
+    const raw = r.whole ? r.bytes.subarray(p, p + at) : r.src.slice(p, at);
+    r.end = p + at + 1;
+    r.lay = leaf(r, p, at + 1);
+    return decodeText(f, raw);
   };
 }
 
 // -----------------------------------------------------------------------------------------------
 // nested structs
 
-function subElem(_ctx: Ctx, id: string, ref: () => TypeRef, sizeX: CExpr | null): Elem {
+function subElem(id: string, ref: () => TypeRef, sizeX: CExpr | null): Elem {
   let plan: TypePlan | null = null;
   return (r, fr, p, index) => {
     plan ??= planOf(ref().target!);
@@ -356,12 +399,11 @@ function leave(r: Run, index: number | null): void {
   if (index !== null) r.path.pop();
 }
 
-function switchElem(ctx: Ctx, f: SwitchField): Elem {
+function switchElem(ctx: Ctx, f: SwitchField, sizeX: CExpr | null): Elem {
   const id = f.id;
   const on = ctx.cx(f.on);
   const cases = f.cases.map((c) => ({ match: ctx.cx(c.match), plan: null as TypePlan | null, ref: c.type }));
   let otherwise: TypePlan | null = null;
-  const sizeX = f.size ? ctx.cx(f.size) : null;
   const expected = f.cases.map((c) => c.match.source).join(' or ');
   return (r, fr, p, index) => {
     const v = r.compute(on, fr, p, id, index);
