@@ -11,11 +11,13 @@
 //   default       what kimg does (maxDecodedInMemory's default: memory up to it, a temporary file beyond)
 //   decode again  keep only what the parse asks for: a 1 MiB head first, then, each time the parse needs
 //                 bytes outside what is kept, decode the stream again keeping those too (passes reported)
+// Then, end to end (--baseline DIR: another checkout, built, e.g. main before decoded layers were kept):
+// `kimg info` and `kimg extract` on both inputs, this checkout against the baseline, paired run by run.
 // Ratios are against `head only` in the same run. Garbage is collected while decoding, as the CLI does
 // (PipelineOptions.eagerGc), so that peak RSS shows what is kept rather than what awaits collection.
 //   npm run build && node bench/decoded.mjs [--runs N]
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { cases, compressed, defaultSource, root, work } from './inputs.mjs';
@@ -70,6 +72,36 @@ async function parent() {
     }
   }
   console.log(`decoded layers with random access, Node ${process.version}, median of ${runs} runs (each a fresh process)`);
+  console.table(rows);
+  const baseline = opt('--baseline', null);
+  if (baseline) endToEnd(inputs, resolve(baseline), runs);
+}
+
+/** `kimg info` / `kimg extract` of this checkout and of a baseline checkout, wall seconds and peak RSS (GNU time). */
+function endToEnd(inputs, baseline, runs) {
+  const clis = [['this', join(root, 'dist', 'src', 'cli', 'kimg.mjs')], ['baseline', join(baseline, 'dist', 'src', 'cli', 'kimg.mjs')]];
+  const out = join(work, 'decoded-out');
+  const timeFile = join(work, 'decoded-time');
+  const timed = (argv) => {
+    rmSync(out, { force: true });
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', '-o', timeFile, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
+    const [wall, rss] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    return { wall, rss };
+  };
+  const rows = [];
+  for (const [label, path] of inputs) {
+    for (const command of [['info'], ['extract', '-o', out]]) {
+      const got = Object.fromEntries(clis.map(([name]) => [name, []]));
+      for (let i = 0; i < runs; i++) for (const [name, cli] of clis) got[name].push(timed([process.execPath, cli, command[0], path, ...command.slice(1)]));
+      const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      const w = (name) => median(got[name].map((x) => x.wall));
+      const m = (name) => +(Math.max(...got[name].map((x) => x.rss)) / 1024).toFixed(1);
+      rows.push({ input: label, command: `kimg ${command[0]}`, 'this s': w('this'), 'baseline s': w('baseline'), 'this/baseline': +(w('this') / Math.max(w('baseline'), 0.01)).toFixed(2), 'this peak RSS MiB': m('this'), 'baseline peak RSS MiB': m('baseline') });
+    }
+  }
+  rmSync(out, { force: true });
+  console.log(`end to end against ${baseline}, median of ${runs} paired runs, wall seconds (GNU time, 10 ms resolution) and peak RSS`);
   console.table(rows);
 }
 
