@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: every benchmark in one run, each in its own process so that one's heap and JIT state
 // do not colour another's figures.
-//   npm run bench [-- --only startup,parse,extract,codecs] [-- --quick]
+//   npm run bench [-- --only startup,parse,extract,codecs,decoded] [-- --quick]
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { root } from './inputs.mjs';
@@ -14,6 +14,7 @@ const sections = [
   ['parse', 'parse.mjs', []],
   ['extract', 'extract.mjs', quick ? ['--runs', '1', '--scales', '1'] : ['--runs', '3']],
   ['codecs', 'codecs.mjs', quick ? ['--runs', '1'] : []],
+  ['decoded', 'decoded.mjs', quick ? ['--runs', '1'] : []],
 ];
 let failed = 0;
 for (const [name, script, extra] of sections) {

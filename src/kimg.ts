@@ -14,7 +14,7 @@ import type { Codec } from './codecs/types.js';
 import { interpret, type ParseResult, type Struct } from './interp/interpreter.js';
 import type { BuiltinSchemas } from './builtin-schemas.js';
 import { compiledEngine } from './codegen/compile.js';
-import { analyze, DEFAULT_HEAD_SIZE, type Analysis, type PipelineOptions } from './pipeline/pipeline.js';
+import { analyze, type Analysis, type PipelineOptions } from './pipeline/pipeline.js';
 import { SchemaRegistry } from './schema/registry.js';
 import { detect, type DetectOutcome } from './detect/detect.js';
 import type { Engine } from './engine.js';
@@ -121,8 +121,8 @@ export class Kimg {
       decode: options.decode ?? true,
       scan: options.scan ?? true,
       hash: options.hash ?? false,
-      headSize: options.headSize ?? DEFAULT_HEAD_SIZE,
       ...(options.sinkFor ? { sinkFor: options.sinkFor } : {}),
+      ...(options.onLayer ? { onLayer: options.onLayer } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.eagerGc ? { eagerGc: true } : {}),
     });

@@ -224,7 +224,11 @@ export interface DetectRule {
   readonly refines: readonly string[];
 }
 
+/** An inner candidate naming no schema in particular: any format kimg recognises (every detector is tried). */
+export const ANY_SCHEMA = '*';
+
 export interface InnerCandidate {
+  /** A schema id, or ANY_SCHEMA. */
   readonly schema: string;
   /** Chooses this candidate from what the outer layer says (e.g. the PE machine). */
   readonly when: CompiledExpr | null;
@@ -236,18 +240,30 @@ export interface RegionDecl {
   readonly doc: string | null;
   /** For a family of regions: an array to walk, `_` naming each element in the other expressions. */
   readonly each: CompiledExpr | null;
-  /** The region's name within a family (e.g. the section name). */
+  /** The region's name (e.g. the section name), by which `kimg extract --section` finds it. */
   readonly name: CompiledExpr | null;
-  readonly offset: CompiledExpr;
-  readonly size: CompiledExpr;
+  /** The region exists only when this holds (`if`). */
+  readonly when: CompiledExpr | null;
+  /** Where the region starts; with `markers`, where the search starts (null: 0). */
+  readonly offset: CompiledExpr | null;
+  /** The region's size; with `markers`, the size of the searched range (null: to the layer's end). */
+  readonly size: CompiledExpr | null;
+  /** Found by its markers: the bytes after the first `start` and before the first `end` that follows it. */
+  readonly markers: { readonly start: Uint8Array; readonly end: Uint8Array } | null;
   /** The layer to follow by default (the kernel, not the initrd). */
   readonly main: boolean;
   /** Expression giving the codec's name in the header (compress_type); null when stored as is. */
   readonly codec: CompiledExpr | null;
   /** The codec is not named by the header: find it by the payload's magic (the codec plugins' sniffers). */
   readonly codecByMagic: boolean;
-  /** Header name -> codec plugin name. */
-  readonly codecs: ReadonlyMap<string, string>;
+  /** Header name -> codec plugin name; null: the name means stored as is. */
+  readonly codecs: ReadonlyMap<string, string | null>;
+  /**
+   * A chain of segments (an initramfs): from the region's start to its end, each segment is either a
+   * stored one that an `inner` schema reads, or a stream a codec recognises by its magic, decoded and read
+   * the same way; zero bytes between segments are padding.
+   */
+  readonly chain: boolean;
   /** Expected decoded size (e.g. the le32 trailer), checked after decoding. */
   readonly expectedSize: CompiledExpr | null;
   /** The expected size is stored modulo this (2^32 for gzip ISIZE and the zboot trailer). */

@@ -49,8 +49,8 @@ const CHECK_SLOTS: Slots<CheckDef> = { id: 'none', assert: 'expr', message: 'tem
 const CASE_SLOTS: Slots<SwitchCase> = { match: 'expr', type: 'none' };
 const INNER_SLOTS: Slots<InnerCandidate> = { schema: 'none', when: 'expr' };
 const REGION_SLOTS: Slots<RegionDecl> = {
-  id: 'none', doc: 'none', each: 'expr', name: 'expr', offset: 'expr', size: 'expr', main: 'none', codec: 'expr', codecByMagic: 'none', codecs: 'none',
-  expectedSize: 'expr', expectedSizeModulo: 'none', inner: 'inner', checks: 'checks',
+  id: 'none', doc: 'none', each: 'expr', name: 'expr', when: 'expr', offset: 'expr', size: 'expr', markers: 'none', main: 'none', codec: 'expr', codecByMagic: 'none',
+  codecs: 'none', chain: 'none', expectedSize: 'expr', expectedSizeModulo: 'none', inner: 'inner', checks: 'checks',
 };
 const DETECT_SLOTS: Slots<DetectRule> = { magic: 'none', when: 'expr', confirm: 'none', refines: 'none' };
 /** Schema-level positions (types are walked one by one with forEachTypeExpr; regions, detection and facts here). */

@@ -101,13 +101,13 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'extract',
-    summary: 'write the decoded kernel (default), one layer, the stored payload, or a PE section',
+    summary: 'write the decoded kernel (default), one layer, the stored payload, or a named region (a PE section...)',
     positionals: [{ name: 'file', describe: 'the file to read; - reads standard input' }],
     options: {
       output: { type: 'string', alias: 'o', arg: 'FILE|-', describe: 'output file, or - for stdout (the default when stdout is not a terminal)' },
       layer: { type: 'number', arg: 'N', describe: 'write layer N (0 = the file itself)' },
       raw: { type: 'boolean', default: false, describe: 'write the payload as stored (compressed)' },
-      section: { type: 'string', arg: 'NAME', describe: 'write the PE section with this name (.linux, .initrd, .cmdline...)' },
+      section: { type: 'string', arg: '[N:]NAME', describe: 'write the region with this name, from the outermost layer that has one (.linux, .initrd, .cmdline...; N:NAME: of layer N)' },
       force: { type: 'boolean', alias: 'f', default: false, describe: 'replace an existing output file' },
       'max-size': { type: 'number', default: '1G', arg: 'BYTES', describe: 'stop decoding beyond this size (decimal or 0x hex, K/M/G/T binary units)' },
     },

@@ -36,11 +36,21 @@ export function layerDescription(a: Analysis, index: number, brief = false): str
   return `${l.damaged.length ? 'damaged' : 'unrecognised'} data, ${humanSize(l.size)}`;
 }
 
+/** Where a layer off the main path lies: its parent layer and region (and segment of a chain). */
+function sideOrigin(l: LayerReport): string {
+  const r = l.from;
+  if (!r) return `layer ${l.parent}`;
+  const name = r.name ? ` ${r.name}` : '';
+  const segment = r.segment !== null ? ` segment ${r.segment}` : '';
+  return `layer ${l.parent} ${r.id}${name}${segment}${l.codec ? ` (${l.codec.header ?? l.codec.plugin})` : ''}`;
+}
+
 export function infoText(a: Analysis, verbose: boolean): string[] {
   const lines: string[] = [`${a.file}: ${a.size} bytes (${humanSize(a.size)})`];
   for (const l of a.layers) {
-    // One line per layer: an arrow is a step inward.
-    lines.push(`${l.index === 0 ? '   ' : '-> '}${layerDescription(a, l.index)}`);
+    // One line per layer: an arrow is a step inward along the main path; a layer of another region
+    // (an initramfs beside the kernel) says where it lies.
+    lines.push(`${l.index === 0 ? '   ' : l.main ? '-> ' : ` + layer ${l.index} in ${sideOrigin(l)}: `}${layerDescription(a, l.index)}`);
     if (!l.decoded) continue;
     for (const d of l.damaged) lines.push(`     damaged: ${d.schema.id} matches by its magic but cannot be read: ${d.error.describe()}`);
     if (verbose) {

@@ -19,6 +19,8 @@ const CSIZE_MAX = BLOCK_MAX + Math.floor(BLOCK_MAX / 255) + 16;
  * - a size field equal to the legacy magic starts a new concatenated legacy stream;
  * - a size field larger than LZ4_COMPRESSBOUND(8 MiB) cannot be a block: the stream ended and what follows
  *   is trailing data (not read further);
+ * - a size field of zero is no block either: the stream ended (zero padding after an initramfs segment;
+ *   lib/decompress_unlz4.c has read it so since Linux 5.11);
  * - a size field whose value equals the decoded size so far (mod 2^32) is the kernel's le32 size trailer,
  *   not a block: the stream ended (a real block of exactly that compressed size would be misread; for the
  *   kernel's 8 MiB blocks that needs a block compressing to exactly k*8 MiB, which does not occur in practice).
@@ -116,7 +118,7 @@ async function* decodeLz4Legacy(depth: number, source: AsyncIterable<Uint8Array>
       const lo = produced + inFlight.length;
       const aboveLo = (((csize - lo) % 0x100000000) + 0x100000000) % 0x100000000;
       const couldBeTrailer = sz.length === 4 && inFlight.length > 0 && aboveLo <= inFlight.length * (BLOCK_MAX - 1);
-      if (sz.length < 4 || csize === LEGACY_MAGIC || csize > CSIZE_MAX || couldBeTrailer) {
+      if (sz.length < 4 || csize === LEGACY_MAGIC || csize > CSIZE_MAX || csize === 0 || couldBeTrailer) {
         while (inFlight.length > 0) {
           const o = await settle();
           produced += o.length;
@@ -124,18 +126,19 @@ async function* decodeLz4Legacy(depth: number, source: AsyncIterable<Uint8Array>
           if (produced > options.maxOutput) return;
         }
       }
-      if (sz.length === 0) {
-        options.onStreamEnd?.(at); // clean end of input at a block boundary
+      if (sz.length === 0 || (sz.length < 4 && sz.every((b) => b === 0))) {
+        options.onStreamEnd?.(at); // clean end of input at a block boundary (or in the padding after it)
         return;
       }
       if (sz.length < 4) throw new CodecError('lz4-legacy', `lz4-legacy: stream truncated at input offset ${r.offset} (block size word at ${at})`, r.offset);
       if (csize === LEGACY_MAGIC) continue; // concatenated legacy stream
-      // Not a block (too large, or the kernel's le32 size trailer): the stream ended before this word.
-      if (csize > CSIZE_MAX || (produced > 0 && inFlight.length === 0 && csize === produced % 0x100000000)) {
+      // Not a block (too large, the kernel's le32 size trailer, or a zero word: the zero padding after an
+      // initramfs segment, which the kernel's unlz4 takes for the end since Linux 5.11): the stream ended
+      // before this word.
+      if (csize > CSIZE_MAX || csize === 0 || (produced > 0 && inFlight.length === 0 && csize === produced % 0x100000000)) {
         options.onStreamEnd?.(at);
         return;
       }
-      if (csize === 0) throw new CodecError('lz4-legacy', `lz4-legacy: zero-length block at input offset ${at}`, at);
       // A buffer is free once the block that used it has settled: with `depth` in flight, settle the oldest.
       if (inFlight.length === depth) {
         const o = await settle();

@@ -12,6 +12,18 @@ export interface Limits {
   readonly maxLayers: number;
   /** Bytes a decoder may produce. */
   readonly maxDecodedSize: number;
+  /**
+   * Bytes every decoder of one analysis may produce together (the segments of an initramfs chain, nested
+   * streams). Decoded layers are kept for random access until the analysis ends, so this also bounds the
+   * temporary files they spill to.
+   */
+  readonly maxDecodedTotal: number;
+  /**
+   * Bytes of decoded layers one analysis keeps in memory; a decoded layer that does not fit in what is left
+   * goes to a private temporary file instead (mode 0600 in the system's temporary directory, unlinked as
+   * soon as it is open, so nothing is left behind even by SIGKILL). 0 spills every decoded layer.
+   */
+  readonly maxDecodedInMemory: number;
   /** Regions a schema may declare for one file (a family of PE sections counts each). */
   readonly maxRegions: number;
   /** Expression evaluation steps for one parse. */
@@ -32,6 +44,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxDepth: 32,
   maxLayers: 8,
   maxDecodedSize: 1024 * 1024 * 1024,
+  maxDecodedTotal: 4 * 1024 * 1024 * 1024,
+  maxDecodedInMemory: 16 * 1024 * 1024,
   maxRegions: 4096,
   maxExprSteps: 1_000_000,
   maxStringLength: 64 * 1024,

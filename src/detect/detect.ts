@@ -109,7 +109,7 @@ function tryDetect(schema: SchemaDef, source: ByteSource, limits: Limits, engine
 }
 
 /** Why the magic bytes do not match (a rejection reason), or null when they all do. */
-function magicMiss(magic: readonly MagicRule[], source: ByteSource): string | null {
+export function magicMiss(magic: readonly MagicRule[], source: ByteSource): string | null {
   for (const m of magic) {
     const at = Number(m.at);
     if (at + m.bytes.length > source.size) return `input too short for magic at 0x${at.toString(16)}`;

@@ -5,7 +5,7 @@
  * the tests validate real outputs against, in docs/analysis.schema.json.
  */
 import type { Json } from '../render/annotate.js';
-import type { Analysis, CheckReport, LayerReport, RegionInfo } from './pipeline.js';
+import type { Analysis, CheckReport, LayerReport, RegionInfo } from './analysis.js';
 import type { KimgError } from '../core/errors.js';
 
 /** The verdict: the pipeline finished, every layer recognised and undamaged, no error-level check failed. */
@@ -19,6 +19,8 @@ export type RegionJson = { readonly [K in keyof RegionInfo]: RegionInfo[K] };
 export type LayerJson = {
   readonly index: number;
   readonly origin: LayerReport['origin'];
+  readonly parent: number | null;
+  readonly main: boolean;
   /** null when the layer was not decoded (its size is not known). */
   readonly size: number | null;
   readonly decoded: boolean;
@@ -53,7 +55,7 @@ export type AnalysisJson = {
 };
 
 export function regionJson(r: RegionInfo | null): RegionJson | null {
-  return r && { schema: r.schema, id: r.id, name: r.name, offset: r.offset, size: r.size, fileOffset: r.fileOffset, codec: r.codec };
+  return r && { schema: r.schema, id: r.id, name: r.name, offset: r.offset, size: r.size, fileOffset: r.fileOffset, codec: r.codec, segment: r.segment };
 }
 
 export function errorJson(e: KimgError): ErrorJson {
@@ -69,6 +71,8 @@ export function analysisJson(a: Analysis): AnalysisJson {
     layers: a.layers.map((l) => ({
       index: l.index,
       origin: l.origin,
+      parent: l.parent,
+      main: l.main,
       size: l.decoded ? l.size : null,
       decoded: l.decoded,
       detections: l.detections.map((d) => d.schema.id),

@@ -4,11 +4,11 @@
  * any failure and on SIGINT/SIGTERM; the input itself is never the output.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fsyncSync, linkSync, lstatSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, ftruncateSync, linkSync, lstatSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { IoError, UsageError } from '../core/errors.js';
 import { specialFileKind, type SpecialFileKind } from '../core/file-source.js';
-import type { Sink } from './pipeline.js';
+import type { Sink } from './analysis.js';
 
 const live = new Set<AtomicFile>();
 let handlersInstalled = false;
@@ -122,18 +122,18 @@ export class DeviceOutput implements Sink {
 }
 
 /** Writes the whole chunk to an open output (short writes happen on pipes and devices). */
-function writeAll(fd: number | null, chunk: Uint8Array, target: string): void {
+function writeAll(fd: number | null, chunk: Uint8Array, target: string, position: number | null = null): void {
   if (fd === null) throw new IoError('closed', 'output already closed', { file: target });
   let off = 0;
   try {
-    while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+    while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off, position === null ? null : position + off);
   } catch (e) {
     throw new IoError((e as NodeJS.ErrnoException).code ?? 'EIO', `cannot write ${target}: ${(e as Error).message}`, { file: target }, e);
   }
 }
 
 /** The output for `-o PATH`: a device or FIFO is written in place, anything else atomically. */
-export function openOutput(target: string, force: boolean, inputs: readonly string[] = []): Sink & { abort(): void; commit(): void } {
+export function openOutput(target: string, force: boolean, inputs: readonly string[] = []): Sink & { abort(): void; commit(): void; rewind?(): void } {
   const abs = resolve(target);
   const kind = specialKind(abs);
   if (kind === 'socket' || kind === 'directory') throw new IoError('EINVAL', `refusing to write the output to ${target}: it is a ${kind}`, { file: target });
@@ -167,8 +167,22 @@ export class AtomicFile implements Sink {
     live.add(this);
   }
 
+  private position = 0;
+
   write(chunk: Uint8Array): void {
-    writeAll(this.fd, chunk, this.target);
+    writeAll(this.fd, chunk, this.target, this.position);
+    this.position += chunk.length;
+  }
+
+  /** Starts the output again, empty (what was written was not the layer wanted after all). */
+  rewind(): void {
+    if (this.fd === null || this.done) throw new IoError('closed', 'output already closed', { file: this.target });
+    try {
+      ftruncateSync(this.fd, 0);
+    } catch (e) {
+      throw new IoError((e as NodeJS.ErrnoException).code ?? 'EIO', `cannot truncate ${this.tempPath}: ${(e as Error).message}`, { file: this.target }, e);
+    }
+    this.position = 0;
   }
 
   /** Flush and move into place. Without force, link() fails if the target appeared meanwhile. */

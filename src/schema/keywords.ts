@@ -399,13 +399,24 @@ export const CONSTRUCTS = {
   },
   region: {
     shape: {
-      "description": "A part of the layer holding something else: a compressed payload, a PE section.",
+      "description": "A part of the layer holding something else: a compressed payload, a PE section, an initramfs.",
       "type": "object",
       "additionalProperties": false,
       "required": [
-        "id",
-        "offset",
-        "size"
+        "id"
+      ],
+      "anyOf": [
+        {
+          "required": [
+            "offset",
+            "size"
+          ]
+        },
+        {
+          "required": [
+            "markers"
+          ]
+        }
       ],
       "dependencies": {
         "codecs": [
@@ -450,16 +461,39 @@ export const CONSTRUCTS = {
         "$ref": "#/definitions/expression"
       },
       "name": {
-        "description": "Expression: the region's name in its family (`_.name`), used by `kimg extract --section NAME`.",
+        "description": "Expression: the region's name (in a family: `_.name`), by which `kimg extract --section NAME` finds it on any layer.",
+        "$ref": "#/definitions/expression"
+      },
+      "if": {
+        "description": "Expression: the region exists only when it holds.",
         "$ref": "#/definitions/expression"
       },
       "offset": {
-        "description": "Required: expression, where the region starts in the layer.",
+        "description": "Expression, where the region starts in the layer (required without `markers`; with them, where the search starts, default 0).",
         "$ref": "#/definitions/expression"
       },
       "size": {
-        "description": "Required: expression, the size of the region.",
+        "description": "Expression, the size of the region (required without `markers`; with them, the size of the searched range, default to the layer's end).",
         "$ref": "#/definitions/expression"
+      },
+      "markers": {
+        "description": "The region is found by scanning the layer: the bytes after the first `start` marker and before the first `end` marker that follows it (IKCONFIG's `IKCFG_ST` ... `IKCFG_ED`). No `start`: the region is absent; a `start` without an `end`: an error.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "start",
+          "end"
+        ],
+        "properties": {
+          "start": {
+            "description": "The bytes just before the region (any of the `const` forms).",
+            "$ref": "#/definitions/bytes"
+          },
+          "end": {
+            "description": "The bytes just after the region.",
+            "$ref": "#/definitions/bytes"
+          }
+        }
       },
       "main": {
         "description": "`true`: the layer the pipeline follows (at most one per schema; not with `each`).",
@@ -474,12 +508,19 @@ export const CONSTRUCTS = {
         "type": "boolean"
       },
       "codecs": {
-        "description": "Mapping header name → codec plugin name (`zstd22: zstd`); without it the header name is the plugin name. Needs `codec`.",
+        "description": "Mapping header name → codec plugin name (`zstd22: zstd`); without it the header name is the plugin name. A name mapped to null means stored as is (`none: null`). Needs `codec`.",
         "type": "object",
         "additionalProperties": {
-          "description": "A codec plugin: gzip, zstd, xz, lzma, lz4-legacy, lzop or bzip2.",
-          "type": "string"
+          "description": "A codec plugin (gzip, zstd, xz, lzma, lz4-legacy, lzop, bzip2: `kimg codecs`), or null for stored data.",
+          "type": [
+            "string",
+            "null"
+          ]
         }
+      },
+      "chain": {
+        "description": "`true`: the region is a chain of segments (an initramfs): each is either stored, read by an `inner` schema (its size is what that schema's root reads), or a stream a codec recognises by its magic, decoded and read the same way; zero bytes between segments are padding. Each segment is a layer. Not with `codec`, `codec_by_magic`, `expected_size` or `main`.",
+        "type": "boolean"
       },
       "expected_size": {
         "description": "Expression: the decoded size the file claims; `null` skips the check.",
@@ -490,7 +531,7 @@ export const CONSTRUCTS = {
         "$ref": "#/definitions/integer"
       },
       "inner": {
-        "description": "What the region may hold: the first candidate whose `when` holds (or that has none) is chosen.",
+        "description": "What the region may hold: the first candidate whose `when` holds (or that has none) is chosen. Without `inner`, any format. A region other than the main one is followed (its content becomes a layer) only when it has `inner` or `chain`.",
         "type": "array",
         "items": {
           "type": "object",
@@ -500,8 +541,15 @@ export const CONSTRUCTS = {
           ],
           "properties": {
             "schema": {
-              "description": "The id of a schema in the search path (an id, not a path: a region cannot name a file).",
-              "$ref": "#/definitions/schemaId"
+              "description": "The id of a schema in the search path (an id, not a path: a region cannot name a file), or `*`: any format kimg recognises (every detector is tried, and a stream is found by its codec's magic), e.g. as the last, fallback candidate.",
+              "anyOf": [
+                {
+                  "$ref": "#/definitions/schemaId"
+                },
+                {
+                  "const": "*"
+                }
+              ]
             },
             "when": {
               "description": "Expression over the root's fields.",
@@ -1140,6 +1188,7 @@ export const KEYS = {
   magic: itemKeys(CONSTRUCTS.detect.keywords.magic),
   region: constructKeys(CONSTRUCTS.region),
   inner: itemKeys(CONSTRUCTS.region.keywords.inner),
+  markers: Object.keys(CONSTRUCTS.region.keywords.markers.properties),
   bits: constructKeys(CONSTRUCTS.bitRange),
   scan: constructKeys(CONSTRUCTS.scan),
   hexBytes: Object.keys((VALUE_TYPES['bytes'] as { properties: object }).properties),

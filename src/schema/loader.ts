@@ -15,6 +15,7 @@ import type {
   BitDef, CheckDef, CompiledExpr, DetectRule, Endian, EnumDef, FieldDef, FlagSetDef, InnerCandidate,
   MagicRule, RegionDecl, Repeat, ScanDecl, SchemaDef, Severity, Template, TemplatePart, TypeDef, TypeRef,
 } from '../types.js';
+import { ANY_SCHEMA } from '../types.js';
 import { fromYaml } from './located-yaml.js';
 import { fromSnapshot, SNAPSHOT_FILE } from './snapshot.js';
 import { validateTree } from './validate.js';
@@ -512,14 +513,14 @@ class SchemaBuilder {
     const idNode = req(r, 'id', node);
     checkId(idNode.str(), idNode, 'region');
     const each = r.has('each') ? this.expr(r.get('each')!, rootNames) : null;
-    const codecs = new Map<string, string>();
-    for (const [key, , plugin] of r.get('codecs')?.entries() ?? []) codecs.set(key, plugin.str());
+    const codecs = new Map<string, string | null>();
+    for (const [key, , plugin] of r.get('codecs')?.entries() ?? []) codecs.set(key, plugin.node?.t === 'scalar' && plugin.node.k === 'null' ? null : plugin.str());
     const inner: InnerCandidate[] = (r.get('inner')?.items() ?? []).map((cn) => {
       const c = cn.fields(KEYS.inner);
       const idNode = req(c, 'schema', cn);
       const id = idNode.str();
-      if (!SCHEMA_ID.test(id)) idNode.fail('bad-schema-id', `inner candidate '${id}' is not a schema id (lower case letters, digits, - and _)`, 'inner candidates name schemas of the search path by id, not by path');
-      if (!this.loader.exists(id)) idNode.fail('unknown-schema', `no schema '${id}' in the search path`, 'inner candidates name schemas by id');
+      if (id !== ANY_SCHEMA && !SCHEMA_ID.test(id)) idNode.fail('bad-schema-id', `inner candidate '${id}' is not a schema id (lower case letters, digits, - and _)`, 'inner candidates name schemas of the search path by id, not by path');
+      if (id !== ANY_SCHEMA && !this.loader.exists(id)) idNode.fail('unknown-schema', `no schema '${id}' in the search path`, 'inner candidates name schemas by id');
       return { schema: id, when: c.has('when') ? this.expr(c.get('when')!, rootNames) : null };
     });
     if (r.has('checks') && (r.get('main')?.bool() !== true || r.has('each'))) {
@@ -527,17 +528,40 @@ class SchemaBuilder {
     }
     if (r.has('codec_by_magic') && r.has('codec')) r.get('codec_by_magic')!.fail('key-not-allowed', "a region has either 'codec' (named by the header) or 'codec_by_magic' (found by the payload's magic), not both");
     if (r.has('codecs') && !r.has('codec')) node.fail('missing-key', "a region with 'codecs' needs 'codec' (the expression naming the codec)");
+    const chain = r.get('chain')?.bool() ?? false;
+    if (chain) {
+      for (const key of ['codec', 'codec_by_magic', 'expected_size', 'main'] as const) {
+        if (r.has(key)) r.get(key)!.fail('key-not-allowed', `a chain region finds each segment's codec by its magic and lists its segments as layers of their own: '${key}' does not apply`);
+      }
+    }
+    let markers: RegionDecl['markers'] = null;
+    if (r.has('markers')) {
+      const mn = r.get('markers')!;
+      if (each) mn.fail('key-not-allowed', "a region found by its markers is one region: not with 'each'");
+      const m = mn.fields(KEYS.markers);
+      const start = bytesOf(req(m, 'start', mn));
+      const end = bytesOf(req(m, 'end', mn));
+      if (!start.length) m.get('start')!.fail('bad-value', 'a marker must not be empty');
+      if (!end.length) m.get('end')!.fail('bad-value', 'a marker must not be empty');
+      markers = { start, end };
+    } else {
+      req(r, 'offset', node);
+      req(r, 'size', node);
+    }
     return {
       id: idNode.str(),
       doc: r.get('doc')?.str() ?? null,
       each,
       name: r.has('name') ? this.expr(r.get('name')!, rootNames) : null,
-      offset: this.expr(req(r, 'offset', node), rootNames),
-      size: this.expr(req(r, 'size', node), rootNames),
+      when: r.has('if') ? this.expr(r.get('if')!, rootNames) : null,
+      offset: r.has('offset') ? this.expr(r.get('offset')!, rootNames) : null,
+      size: r.has('size') ? this.expr(r.get('size')!, rootNames) : null,
+      markers,
       main: r.get('main')?.bool() ?? false,
       codec: r.has('codec') ? this.expr(r.get('codec')!, rootNames) : null,
       codecByMagic: r.get('codec_by_magic')?.bool() ?? false,
       codecs,
+      chain,
       expectedSize: r.has('expected_size') ? this.expr(r.get('expected_size')!, rootNames) : null,
       expectedSizeModulo: r.has('expected_size_modulo') ? r.get('expected_size_modulo')!.int() : null,
       inner,
