@@ -74,6 +74,12 @@ if (spawnSync('bzip2', ['--help']).status !== null) {
   execFileSync('sh', ['-c', `head -c 4294967296 /dev/zero | bzip2 -9 > ${bomb}`]);
   add('bzip2 bomb (4 GiB of zeros), --max-size 100M', ['extract', '--max-size', '100M', bomb, '-o', join(work, 'out5')], 3);
 }
+if (spawnSync('lz4', ['--version']).status === 0) {
+  // U-Boot's lz4: the frame format, 4 MiB blocks; 4 GiB of zeros is ~16 MB of frame.
+  const bomb = join(work, 'bomb.lz4');
+  execFileSync('sh', ['-c', `head -c 4294967296 /dev/zero | lz4 -q -B7 -c > ${bomb}`]);
+  add('lz4 frame bomb (4 GiB of zeros), --max-size 100M', ['extract', '--max-size', '100M', bomb, '-o', join(work, 'out-lz4')], 3);
+}
 if (spawnSync('xz', ['--version']).status === 0) {
   for (const [name, cmd] of [['xz', 'xz -0 -T1'], ['lzma', 'xz --format=lzma -0']]) {
     const file = join(work, `bomb.${name}`);

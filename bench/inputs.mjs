@@ -9,7 +9,7 @@ export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const work = join(root, 'bench', '.work');
 export const defaultSource = process.env.KIMG_BENCH_SRC ?? resolve(root, '..', 'shared', 'corpus', 'debian-bookworm-6.1-cloud-arm64.vmlinuz');
 
-/** [name, codec plugin, zboot compress_type, file suffix, make command reading $SRC, native decoder] */
+/** [name, codec plugin, zboot compress_type (null: not a zboot codec), file suffix, make command reading $SRC, native decoder] */
 export const cases = [
   ['gzip', 'gzip', 'gzip', 'gz', 'gzip -n -9 < "$SRC"', 'gzip -dc'],
   ['zstd', 'zstd', 'zstd', 'zst', 'cat "$SRC" | zstd -q -22 --ultra -T1', 'zstd -qdc'],
@@ -17,6 +17,8 @@ export const cases = [
   ['xz+arm64', 'xz', 'xzkern', 'arm64.xz', 'cat "$SRC" | xz --check=crc32 --arm64 --lzma2=dict=32MiB', 'xz -dc'],
   ['lzma', 'lzma', 'lzma', 'lzma', 'cat "$SRC" | lzma -9', 'lzma -dc'],
   ['lz4-legacy', 'lz4-legacy', 'lz4', 'lz4', 'cat "$SRC" | lz4 -q -l -9', 'lz4 -qdc'],
+  // The frame format as U-Boot's `mkimage -C lz4` payloads carry it (no zboot compress_type: bench/extract.mjs skips it).
+  ['lz4-frame', 'lz4-frame', null, 'frame.lz4', 'cat "$SRC" | lz4 -q -9', 'lz4 -qdc'],
   ['lzop', 'lzop', 'lzo', 'lzo', 'cat "$SRC" | lzop -9', 'lzop -dc'],
   ['bzip2', 'bzip2', 'bzip2', 'bz2', 'bzip2 -9 < "$SRC"', 'bzip2 -dc'],
 ];

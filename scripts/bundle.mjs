@@ -21,7 +21,7 @@ await build({
   target: 'node20',
   // Native (N-API) and WebAssembly decoders load files of their own at run time: they stay packages.
   // yaml and ajv are loaded lazily through createRequire (only for user schemas), so they stay too.
-  external: ['lz4-napi', 'zstddec', 'zstddec/*', 'lzo-ts', 'yaml', 'ajv'],
+  external: ['lz4-napi', 'zstddec', 'zstddec/*', 'xxhash-wasm', 'hash-wasm', 'lzo-ts', 'yaml', 'ajv'],
   // CommonJS parts of dependencies may call require(); an ESM bundle has none of its own.
   banner: { js: "import { createRequire as __kimgCreateRequire } from 'node:module'; const require = __kimgCreateRequire(import.meta.url);" },
   sourcemap: true,

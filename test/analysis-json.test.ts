@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -44,7 +44,8 @@ function brokenInputs(): string[] {
   return [text, join(work, 'corrupt.efi'), join(work, 'lfanew.efi'), join(work, 'half.efi')];
 }
 
-const samples = readdirSync(SAMPLES).filter((f) => !/\.(md|json)$/.test(f)).map((f) => join(SAMPLES, f));
+// Every file under samples/, the boot-format subdirectories included (unrecognised ones exit 3 and must validate too).
+const samples = (readdirSync(SAMPLES, { recursive: true }) as string[]).filter((f) => !/\.(md|json)$/.test(f) && statSync(join(SAMPLES, f)).isFile()).map((f) => join(SAMPLES, f));
 
 test('kimg info --json: every sample and broken input validates against docs/analysis.schema.json', () => {
   for (const file of [...samples, ...brokenInputs()]) {

@@ -28,6 +28,7 @@ const BOMBS: Record<string, string> = {
   xz: 'xz -0 -c',
   lzma: 'lzma -0 -c',
   'lz4-legacy': 'lz4 -l -q -c',
+  'lz4-frame': 'lz4 -q -c',
   lzop: 'lzop -1 -c',
   bzip2: 'bzip2 -9 -c',
 };

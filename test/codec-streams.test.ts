@@ -38,6 +38,7 @@ const BOMBS: Record<string, { tool: string; make: () => Buffer; slack: number }>
   gzip: { tool: 'gzip', make: () => sh('head -c 512M /dev/zero | gzip -1'), slack: MiB },
   zstd: { tool: 'zstd', make: () => sh('head -c 512M /dev/zero | zstd -q -1 -c'), slack: MiB },
   'lz4-legacy': { tool: 'lz4', make: () => sh('head -c 512M /dev/zero | lz4 -q -l -1 -c'), slack: 8 * MiB },
+  'lz4-frame': { tool: 'lz4', make: () => sh('head -c 512M /dev/zero | lz4 -q -B7 -1 -c'), slack: 4 * MiB },
   lzop: { tool: 'lzop', make: () => sh('head -c 512M /dev/zero | lzop -1 -c'), slack: MiB },
   bzip2: { tool: 'sh', make: () => readFileSync(join(fixtures, 'zeros-4GiB.bz2')), slack: MiB },
 };
@@ -95,6 +96,7 @@ const ENDERS: Record<string, { tool: string; cmd: string }> = {
   gzip: { tool: 'gzip', cmd: 'gzip -n -9' },
   zstd: { tool: 'zstd', cmd: 'zstd -q -19 -c' },
   'lz4-legacy': { tool: 'lz4', cmd: 'lz4 -q -l -9 -c' },
+  'lz4-frame': { tool: 'lz4', cmd: 'lz4 -q -9 -c' },
   lzop: { tool: 'lzop', cmd: 'lzop -9 -c' },
   bzip2: { tool: 'bzip2', cmd: 'bzip2 -9 -c' },
 };

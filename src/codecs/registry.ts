@@ -8,6 +8,7 @@ import { zstd } from './zstd.js';
 import { xz } from './xz.js';
 import { lzma } from './lzma.js';
 import { lz4Legacy } from './lz4-legacy.js';
+import { lz4Frame } from './lz4-frame.js';
 import { lzop } from './lzop.js';
 import { bzip2 } from './bzip2.js';
 
@@ -37,7 +38,7 @@ export class CodecRegistry {
 }
 
 /** The built-in codecs, in an order where the strict magics are tried before the loose LZMA-alone check. */
-export const builtinCodecs: readonly Codec[] = [gzip, zstd, xz, lz4Legacy, lzop, bzip2, lzma];
+export const builtinCodecs: readonly Codec[] = [gzip, zstd, xz, lz4Legacy, lz4Frame, lzop, bzip2, lzma];
 
 export function defaultCodecs(): CodecRegistry {
   const r = new CodecRegistry();
@@ -45,4 +46,4 @@ export function defaultCodecs(): CodecRegistry {
   return r;
 }
 
-export { gzip, zstd, xz, lzma, lz4Legacy, lzop, bzip2 };
+export { gzip, zstd, xz, lzma, lz4Legacy, lz4Frame, lzop, bzip2 };
