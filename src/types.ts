@@ -35,9 +35,15 @@ export type Expr =
   | { readonly k: 'unary'; readonly op: UnaryOp; readonly arg: Expr }
   | { readonly k: 'binary'; readonly op: BinaryOp; readonly left: Expr; readonly right: Expr }
   | { readonly k: 'cond'; readonly test: Expr; readonly then: Expr; readonly else: Expr }
-  | { readonly k: 'call'; readonly fn: BuiltinFn; readonly args: readonly Expr[] };
+  | { readonly k: 'call'; readonly fn: BuiltinFn; readonly args: readonly Expr[] }
+  /** A pure function of its evaluated arguments (src/expr/functions.ts: one implementation for every engine). */
+  | { readonly k: 'apply'; readonly fn: PureFn; readonly args: readonly Expr[] };
 
+/** Functions the engines evaluate themselves (they bind `_`, or are typed per engine). */
 export type BuiltinFn = 'len' | 'min' | 'max' | 'any' | 'all' | 'count' | 'find';
+
+/** Checksums, digests, text numbers, byte helpers: declared once in src/expr/functions.ts. */
+export type PureFn = 'crc32' | 'crc32c' | 'adler32' | 'sha1' | 'sha256' | 'parse_int' | 'zeroed' | 'slice' | 'cstr';
 
 /** A parsed expression together with its source text (kept for messages, never for evaluation). */
 export interface CompiledExpr {
@@ -118,6 +124,8 @@ interface FieldBase {
   /** The field is parsed only when this holds; otherwise its value is null. */
   readonly when: CompiledExpr | null;
   readonly repeat: Repeat | null;
+  /** After the field, the cursor moves on to the next multiple of this, counted from the region's start. */
+  readonly align: number | null;
   /** Hidden fields are parsed and usable in expressions but not shown by dump. */
   readonly hidden: boolean;
 }
@@ -345,7 +353,9 @@ export interface FieldPlan {
   readonly validate: ValidateStep | null;
   readonly project: readonly BitDef[] | null;
   readonly repeat: RepeatStep | null;
-  /** Bytes the field occupies, when known statically (no `if`, fixed size and count). */
+  /** Padding after the field up to a multiple of this (from the region's start). */
+  readonly align: number | null;
+  /** Bytes the field occupies, when known statically (no `if`, fixed size and count, no `align`). */
   readonly staticSize: number | null;
 }
 

@@ -35,7 +35,7 @@ type SlotFor<V> = [NonNullable<V>] extends [CompiledExpr]
 export type Slots<T> = { readonly [P in keyof T]-?: SlotFor<T[P]> };
 type Slot = SlotFor<unknown> | 'expr' | 'template' | 'const' | 'repeat' | 'cases' | 'checks' | 'inner' | 'expr-map';
 
-const BASE = { id: 'none', doc: 'none', pos: 'none', at: 'expr', when: 'expr', repeat: 'repeat', hidden: 'none' } as const;
+const BASE = { id: 'none', doc: 'none', pos: 'none', at: 'expr', when: 'expr', repeat: 'repeat', align: 'none', hidden: 'none' } as const;
 
 const FIELD_SLOTS: { readonly [K in FieldDef['kind']]: Slots<Extract<FieldDef, { kind: K }>> } = {
   int: { ...BASE, kind: 'none', bytes: 'none', signed: 'none', endian: 'none', enumRef: 'none', flagsRef: 'none', bits: 'none', constant: 'const' },
@@ -160,6 +160,7 @@ export function forEachChild(e: Expr, visit: (child: Expr) => void): void {
       visit(e.else);
       return;
     case 'call':
+    case 'apply':
       for (const a of e.args) visit(a);
       return;
   }

@@ -62,7 +62,7 @@ function ce(ast: Expr, source: string): CompiledExpr {
   return { source, ast, pos };
 }
 function base(id: string) {
-  return { id, doc: null, pos, at: null, when: null, repeat: null, hidden: false };
+  return { id, doc: null, pos, at: null, when: null, repeat: null, align: null, hidden: false };
 }
 function hostileSchema(names: readonly string[] = HOSTILE): SchemaDef {
   const fields: FieldDef[] = [];

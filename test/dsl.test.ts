@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { crc32 as zlibCrc32, gzipSync } from 'node:zlib';
 import { BufferSource } from '../src/core/bytes.js';
 import { KimgError, LimitError, ParseError, PipelineError, SchemaError } from '../src/core/errors.js';
 import { DEFAULT_LIMITS, withLimits } from '../src/core/limits.js';
@@ -22,6 +23,7 @@ import { renderSummary } from '../src/render/summary.js';
 import { SchemaLoader } from '../src/schema/loader.js';
 import { SchemaRegistry } from '../src/schema/registry.js';
 import { detect } from '../src/detect/detect.js';
+import { FUNCTIONS } from '../src/expr/functions.js';
 import { extract, type Output } from '../src/pipeline/extract.js';
 import type { Limits } from '../src/core/limits.js';
 import type { SchemaDef } from '../src/types.js';
@@ -605,6 +607,108 @@ test('arrays: an until element that reads no bytes is no-progress; until exclude
     - { id: xs, type: u8, count: 2, until: _ == 0 }
   `), SchemaError);
   assert.match(bad.message, /one of 'count', 'repeat' and 'until'/);
+});
+
+test('align: the cursor moves on to a multiple from the region start; padding past the region is out-of-bounds', () => {
+  // cpio newc: a 6-byte header, the name padded so that the data starts on a 4-byte boundary.
+  const s = load(
+    `
+    - { id: n, type: u8 }
+    - { id: name, type: str, size: n, align: 4 }
+    - { id: data, type: u8 }
+    `,
+  );
+  assert.deepEqual(run(s, bytes(2, 'ab', 0, 7)).value, { n: 2, name: 'ab', data: 7 });
+  assert.deepEqual(run(s, bytes(3, 'abc', 9)).value, { n: 3, name: 'abc', data: 9 });
+  const e = thrown(() => run(s, bytes(1, 'a', 0)), ParseError);
+  assert.equal(e.code, 'out-of-bounds');
+  assert.match(e.message, /padding to a multiple of 4/);
+  assert.equal(e.where.path, 'name');
+  // Inside a sized sub-region, alignment counts from the sub-region's start.
+  const t = loadFrom(
+    schemaDir({
+      t: `kimg: 1\nid: t\ntitle: test\nroot: r\ntypes:\n  r:\n    fields:\n      - { id: pre, type: u8 }\n      - { id: box, type: b, size: 5 }\n  b:\n    fields:\n      - { id: x, type: u8, align: 4, count: 1 }\n      - { id: y, type: u8 }\n`,
+    }),
+    't',
+  );
+  assert.deepEqual(run(t, bytes(1, 2, 0, 0, 0, 3)).value, { pre: 1, box: { x: [2], y: 3 } });
+  const bad = thrown(() => load(`
+    - { id: a, type: u8, align: 0 }
+  `), SchemaError);
+  assert.match(bad.message, /align must be 1 to 0x100000/);
+});
+
+test('functions: docs/schema-dsl.md lists exactly the function table of src/expr/functions.ts', () => {
+  const doc = readFileSync(resolve(dirname(fileURLToPath(import.meta.url)), '../../docs/schema-dsl.md'), 'utf8');
+  const listed = /<!-- functions:begin -->\n([\s\S]*?)<!-- functions:end -->/.exec(doc)?.[1] ?? '';
+  const rows = ['| function | gives |', '|---|---|', ...Object.values(FUNCTIONS).map((f) => `| ${f.doc.replace(/^(`[^`]+`): /, '$1 | ')} |`)];
+  assert.equal(listed, `${rows.join('\n')}\n`);
+});
+
+/** Adler-32 by its definition (RFC 1950 §8.2). */
+function adler32Of(b: Uint8Array): number {
+  let a = 1;
+  let c = 0;
+  for (const x of b) {
+    a = (a + x) % 65521;
+    c = (c + a) % 65521;
+  }
+  return ((c << 16) | a) >>> 0;
+}
+
+test('functions: checksums and digests over bytes, text numbers, zeroed/slice/cstr', () => {
+  const s = load(
+    `
+    - { id: hdr, type: bytes, size: 8 }
+    - { id: crc, type: u32be }
+    - { id: mode, type: str, size: 8 }
+    - { id: table, type: bytes, size: 8 }
+    - { id: crc_ok, value: "crc32(zeroed(hdr, 4, 4)) == crc" }
+    - { id: c32, value: crc32(hdr) }
+    - { id: c32c, value: crc32c(hdr) }
+    - { id: adler, value: adler32(hdr) }
+    - { id: sha1_head, value: "slice(sha1(hdr), 0, 4)" }
+    - { id: sha256_len, value: len(sha256(hdr)) }
+    - { id: mode_value, value: "parse_int(mode, 16)" }
+    - { id: octal, value: 'parse_int("0755", 8)' }
+    - { id: second_name, value: "cstr(table, 4)" }
+    `,
+  );
+  const hdr = bytes('kimg', 0xde, 0xad, 0xbe, 0xef);
+  const zeroedHdr = bytes('kimg', 0, 0, 0, 0);
+  const crc = zlibCrc32(zeroedHdr);
+  const data = bytes([...hdr], crc >>> 24, (crc >>> 16) & 255, (crc >>> 8) & 255, crc & 255, '000081ED', 'abc', 0, 'efg', 0);
+  const v = run(s, data).value as Record<string, unknown>;
+  assert.equal(v['crc_ok'], true);
+  assert.equal(v['c32'], zlibCrc32(hdr));
+  assert.equal(typeof v['c32c'], 'number');
+  assert.equal(v['adler'], adler32Of(hdr));
+  assert.deepEqual(v['sha1_head'], new Uint8Array(createHash('sha1').update(hdr).digest().subarray(0, 4)));
+  assert.equal(v['sha256_len'], 32);
+  assert.equal(v['mode_value'], 0x81ed);
+  assert.equal(v['octal'], 0o755);
+  assert.equal(v['second_name'], 'efg');
+  // The CRC-32C check value of the catalogue: crc32c("123456789") = 0xE3069283.
+  const c = load(`
+    - { id: s, type: bytes, size: 9 }
+    - { id: v, value: crc32c(s) }
+  `);
+  assert.equal(run(c, bytes('123456789')).value['v'], 0xe3069283);
+  // Bad arguments are parse errors naming the field; unknown functions and wrong arities are schema errors.
+  const bad = load(`
+    - { id: s, type: str, size: 4 }
+    - { id: v, value: "parse_int(s, 16)" }
+  `);
+  const e = thrown(() => run(bad, bytes('12g4')), ParseError);
+  assert.equal(e.code, 'expression');
+  assert.match(e.message, /"12g4" is not a base-16 number/);
+  assert.equal(e.where.path, 'v');
+  assert.match(thrown(() => load(`
+    - { id: v, value: "crc32(1, 2)" }
+  `), SchemaError).message, /crc32\(\) takes 1 arguments, got 2/);
+  assert.match(thrown(() => run(load(`
+    - { id: v, value: crc32(5) }
+  `), bytes()), ParseError).message, /crc32\(\) needs bytes, got/);
 });
 
 test('at: absolute and computed positions; the cursor continues after the field', () => {

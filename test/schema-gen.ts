@@ -152,6 +152,8 @@ export class SchemaGen {
         opts.push('type: switch', `on: "${this.small(scope, 3)}"`, `cases: { 0: ${a}, 1: ${b} }`);
         if (r.chance(0.5)) opts.push(`default: ${a}`);
       }
+      // Padding after a reading field (a derived value reads nothing and takes no align).
+      if (kind !== 5 && r.chance(0.1)) opts.push(`align: ${1 + r.int(4)}`);
       lines.push(`      - { id: ${id}, ${opts.join(', ')} }`);
       if (isInt) {
         scope.ints.push(id);

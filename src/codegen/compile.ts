@@ -464,6 +464,15 @@ class TypeGen {
         if (lay) this.emit(_`${N.lf}.push(${r.layout});\n`);
         if (m.k === 'checked' && !r.moved) this.emit(_`${N.p} = ${r.end};\n`);
       },
+      align: (next, f) => (m) => {
+        next(m);
+        // Only fields of dynamic size are aligned (the lowering gives aligned fields no static size).
+        const n = f.align!;
+        const padded = this.tmp('n');
+        this.emit(_`${padded} = ${N.rs} + Math.ceil((${N.p} - ${N.rs}) / ${n}) * ${n};\n`);
+        this.emit(_`if (${padded} > ${N.re}) throw ${rt('alignFail')}(${N.C}, ${N.p}, ${padded}, ${N.re}, ${n}, ${lit(f.id)});\n`);
+        this.emit(_`${N.p} = ${padded};\n`);
+      },
       position: (next, f) => (m) => {
         this.current = f.index;
         if (m.k === 'checked' && !m.atDone) this.position(f.field, at(_`${N.p}`, lit(f.id)));

@@ -10,6 +10,7 @@
  *   (number | bigint for arithmetic, boolean for comparisons, unknown where it cannot tell).
  */
 import type { Expr, FieldDef, SchemaDef, TypeDef } from '../types.js';
+import { FUNCTIONS, type FnResult } from '../expr/functions.js';
 
 /** `arm64-image` -> `Arm64Image`, `pe_file` -> `PeFile`. */
 export function typeName(name: string): string {
@@ -122,6 +123,8 @@ function exprType(e: Expr, owner: TypeDef, seen: ReadonlySet<FieldDef> = new Set
       return 'unknown';
     case 'cond':
       return union([sub(e.then), sub(e.else)]);
+    case 'apply':
+      return resultType(FUNCTIONS[e.fn].result);
     case 'call':
       switch (e.fn) {
         case 'len': case 'count': return 'number';
@@ -133,6 +136,15 @@ function exprType(e: Expr, owner: TypeDef, seen: ReadonlySet<FieldDef> = new Set
           return found?.f.repeat && found.f.kind !== 'value' ? `${valueType(found.f, found.t)} | null` : 'unknown';
         }
       }
+  }
+}
+
+function resultType(r: FnResult): string {
+  switch (r) {
+    case 'u32': return 'number';
+    case 'int': return INT;
+    case 'bytes': return 'Uint8Array';
+    case 'str': return 'string';
   }
 }
 

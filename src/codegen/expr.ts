@@ -1,5 +1,6 @@
 
 import type { BinaryOp, Expr, FieldDef, TypeDef } from '../types.js';
+import { FUNCTIONS, type FnResult } from '../expr/functions.js';
 import { _, join, lit, Names, prop, type Code, type Name } from './code.js';
 
 export type SType =
@@ -192,6 +193,10 @@ export class ExprGen {
       }
       case 'call':
         return this.call(e);
+      case 'apply': {
+        const args = e.args.map((x) => this.gen(x));
+        return { code: _`${rt('callPure')}(${e.fn}, [${join(args.map((x) => x.code), _`, `)}])`, t: resultType(FUNCTIONS[e.fn].result) };
+      }
     }
   }
 
@@ -269,7 +274,10 @@ export class ExprGen {
           : INT;
         return { code: _`${rt('extreme')}(${e.fn}, [${join(args.map((x) => x.code), _`, `)}])`, t };
       }
-      default: {
+      case 'any':
+      case 'all':
+      case 'count':
+      case 'find': {
         const arr = this.gen(e.args[0]!);
         const el = this.env.names.make('e');
         const ix = this.env.names.make('i');
@@ -280,6 +288,16 @@ export class ExprGen {
         return { code: _`${rt('loop')}(${e.fn}, ${arr.code}, (${el}, ${ix}) => ${body.code})`, t };
       }
     }
+  }
+}
+
+/** The compiler's static type of a pure function's result. */
+function resultType(r: FnResult): SType {
+  switch (r) {
+    case 'u32': return num(0, 0xffffffff);
+    case 'int': return INT;
+    case 'bytes': return { k: 'bytes', nul: false };
+    case 'str': return { k: 'str', nul: false };
   }
 }
 

@@ -10,6 +10,7 @@ import { latin1 } from '../core/bytes.js';
 import { KimgError, LimitError, ParseError } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
 import { formatValue, hexInt, quoteBytes } from '../expr/format.js';
+import { callPure } from '../expr/functions.js';
 import { arith, compare, equals, ExprTypeError, extreme, indexed, invert, isInt, length, member, negate, norm, quantify, truthy } from '../expr/values.js';
 import { bitsOf } from '../interp/bits.js';
 import type { CheckOutcome } from '../engine.js';
@@ -70,7 +71,7 @@ function located<E extends KimgError>(C: Ctx, e: E, path: string, offset: number
 
 export const runtime = Object.freeze({
   // value semantics (src/expr/values.ts), shared with the interpreter
-  arith, compare, equals, truthy, member, indexed, negate, invert, length, extreme, norm, isInt,
+  arith, compare, equals, truthy, member, indexed, negate, invert, length, extreme, norm, isInt, callPure,
   formatValue, hexInt, quoteBytes, latin1, bitsOf,
   ExprTypeError,
 
@@ -147,6 +148,13 @@ export const runtime = Object.freeze({
   },
   badCount(C: Ctx, v: unknown, path: string, pos: number): ParseError {
     return fail(C, 'bad-count', `count must be a non-negative integer, got ${formatValue(v, 'auto')}`, path, pos, { expected: 'an integer >= 0' });
+  },
+  /** The padding after a field (`p`: where it would end) is past the region; reported at the field's end. */
+  alignFail(C: Ctx, end: number, padded: number, re: number, n: number, path: string): ParseError {
+    return fail(C, 'out-of-bounds', `padding to a multiple of ${n} runs past the end of the region (${hexInt(re)})`, path, end, {
+      expected: `${padded - end} bytes of padding`,
+      found: `${Math.max(0, re - end)}`,
+    });
   },
   noProgress(C: Ctx, path: string, pos: number, kind: string): ParseError {
     return fail(C, 'no-progress', `an element of ${kind === 'until' ? 'an until' : 'a to-end'} array read no bytes`, path, pos);

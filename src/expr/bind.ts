@@ -46,6 +46,7 @@ export function bindExpr(e: Expr, ctx: BindContext): Expr {
     case 'cond':
       return { ...e, test: bindExpr(e.test, ctx), then: bindExpr(e.then, ctx), else: bindExpr(e.else, ctx) };
     case 'call':
+    case 'apply':
       return { ...e, args: e.args.map((a) => bindExpr(a, ctx)) };
   }
 }

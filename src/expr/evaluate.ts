@@ -3,6 +3,7 @@
  * interpreted by this switch, and names resolve only to the parsed fields of the current struct.
  */
 import type { Expr } from '../types.js';
+import { callPure } from './functions.js';
 import { arith, compare, ExprTypeError, extreme, indexed, invert, length, member, negate, quantify, truthy } from './values.js';
 
 /** What expressions can see while a struct is parsed. */
@@ -89,6 +90,8 @@ export function evaluate(e: Expr, s: Scope, budget: Budget): unknown {
       return truthy(evaluate(e.test, s, budget)) ? evaluate(e.then, s, budget) : evaluate(e.else, s, budget);
     case 'call':
       return call(e, s, budget);
+    case 'apply':
+      return callPure(e.fn, e.args.map((a) => evaluate(a, s, budget)));
   }
   throw new ExprTypeError('unknown expression node');
 }

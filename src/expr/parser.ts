@@ -5,6 +5,7 @@
  * Bitwise operators bind tighter than comparisons (unlike C), so `flags & 1 == 1` means `(flags & 1) == 1`.
  */
 import type { BinaryOp, BuiltinFn, Expr, SpecialName } from '../types.js';
+import { FUNCTIONS, isPureFn, PURE_FNS } from './functions.js';
 import { LexError, tokenize, type Token } from './lexer.js';
 
 export class ExprSyntaxError extends Error {
@@ -171,7 +172,8 @@ export function parseExpr(src: string): Expr {
       if (t.text === 'null') return { k: 'null' };
       if (KEYWORDS.has(t.text)) fail('unexpected keyword', t);
       if (isOp('(')) {
-        if (!Object.hasOwn(BUILTINS, t.text)) fail(`unknown function '${t.text}' (known: ${Object.keys(BUILTINS).join(', ')})`, t);
+        const pure = isPureFn(t.text) ? FUNCTIONS[t.text] : null;
+        if (!pure && !Object.hasOwn(BUILTINS, t.text)) fail(`unknown function '${t.text}' (known: ${[...Object.keys(BUILTINS), ...PURE_FNS].join(', ')})`, t);
         const fn = t.text as BuiltinFn;
         i++;
         const args: Expr[] = [];
@@ -183,11 +185,11 @@ export function parseExpr(src: string): Expr {
           }
         }
         expect(')');
-        const arity = BUILTINS[fn];
+        const arity = pure ?? BUILTINS[fn];
         if (args.length < arity.min || args.length > arity.max) {
-          throw new ExprSyntaxError(`${fn}() takes ${arity.min === arity.max ? arity.min : `${arity.min} to ${arity.max}`} arguments, got ${args.length}`, t.at);
+          throw new ExprSyntaxError(`${t.text}() takes ${arity.min === arity.max ? arity.min : `${arity.min} to ${arity.max}`} arguments, got ${args.length}`, t.at);
         }
-        return { k: 'call', fn, args };
+        return pure ? { k: 'apply', fn: t.text as keyof typeof FUNCTIONS, args } : { k: 'call', fn, args };
       }
       if (t.text.startsWith('_')) {
         if (!SPECIALS.has(t.text)) fail(`unknown built-in name (names starting with _ are reserved: ${[...SPECIALS].join(' ')})`, t);

@@ -11,6 +11,7 @@
  */
 import { needsChecked, stepCount } from '../expr/steps.js';
 import type { BinaryOp, Expr } from '../types.js';
+import { callPure } from '../expr/functions.js';
 import { evaluate, StepLimitError, type Budget, type Scope } from '../expr/evaluate.js';
 import { arith, compare, ExprTypeError, extreme, indexed, invert, length, member, negate, quantify, truthy } from '../expr/values.js';
 
@@ -120,6 +121,8 @@ function bare(e: Expr, fields: ReadonlySet<string> | null, checked: boolean): Ex
     }
     case 'call':
       return call(e, sub);
+    case 'apply':
+      return apply(e, sub);
   }
   throw new ExprTypeError('unknown expression node');
 }
@@ -177,6 +180,12 @@ function binary(op: BinaryOp, l: ExprFn, r: ExprFn): ExprFn {
         return arith(op, x, r(s, b));
       };
   }
+}
+
+function apply(e: Extract<Expr, { k: 'apply' }>, sub: (x: Expr) => ExprFn): ExprFn {
+  const fn = e.fn;
+  const args = e.args.map(sub);
+  return (s, b) => callPure(fn, args.map((a) => a(s, b)));
 }
 
 function call(e: Extract<Expr, { k: 'call' }>, sub: (x: Expr) => ExprFn): ExprFn {

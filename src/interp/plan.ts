@@ -144,6 +144,16 @@ function backend(ctx: Ctx): FieldBackend<Elem, Step> {
         return r.end;
       };
     },
+    align: (next, f) => {
+      const n = f.align!;
+      const id = f.id;
+      return (r, fr, p) => {
+        const end = next(r, fr, p);
+        const padded = fr.start + Math.ceil((end - fr.start) / n) * n;
+        if (padded > fr.end) throw alignFail(r, fr, end, padded, n, id);
+        return padded;
+      };
+    },
     position: (next, f) => {
       const at = ctx.cx(f.at!);
       const id = f.id;
@@ -227,6 +237,13 @@ function array(ctx: Ctx, f: FieldPlan, rep: RepeatStep, one: Elem): Elem {
     r.end = cursor;
     return out;
   };
+}
+
+function alignFail(r: Run, fr: Frame, end: number, padded: number, n: number, id: string): ParseError {
+  return r.fail('out-of-bounds', `padding to a multiple of ${n} runs past the end of the region (${hexInt(fr.end)})`, end, id, null, {
+    expected: `${padded - end} bytes of padding`,
+    found: `${Math.max(0, fr.end - end)}`,
+  });
 }
 
 function leaf(r: Run, offset: number, size: number): FieldLayout | null {

@@ -46,7 +46,8 @@ function lowerField(type: TypeDef, f: FieldDef, index: number): FieldPlan {
     validate: validateStep(f),
     project: f.kind === 'int' ? f.bits : null,
     repeat: f.repeat as RepeatStep | null,
-    staticSize: staticSize(f),
+    align: f.align,
+    staticSize: f.align !== null ? null : staticSize(f),
   };
 }
 
@@ -172,6 +173,8 @@ export interface FieldBackend<E, F> {
   repeat(element: E, repeat: RepeatStep, f: FieldPlan): E;
   /** The value stored under the field's name; the cursor moves past it. */
   store(element: E, f: FieldPlan): F;
+  /** The cursor moved on past the padding after the field (`align:`). */
+  align(field: F, f: FieldPlan): F;
   /** The cursor moved to `at:` first. */
   position(field: F, f: FieldPlan): F;
   /** All of it only when `if:` holds; otherwise the field is null. */
@@ -180,7 +183,7 @@ export interface FieldBackend<E, F> {
 
 /**
  * A field's steps in their one order: `if`, then `at`, then per element read → validate → project,
- * repeated as the field says, then stored. Built inside out; each backend runs it outside in.
+ * repeated as the field says, then stored, then the padding skipped. Built inside out; each backend runs it outside in.
  */
 export function walkField<E, F>(b: FieldBackend<E, F>, f: FieldPlan): F {
   let e = (b.read[f.read.k] as (step: ReadStep, f: FieldPlan) => E)(f.read, f);
@@ -188,6 +191,7 @@ export function walkField<E, F>(b: FieldBackend<E, F>, f: FieldPlan): F {
   if (f.project) e = b.project(e, f);
   if (f.repeat) e = b.repeat(e, f.repeat, f);
   let s = b.store(e, f);
+  if (f.align) s = b.align(s, f);
   if (f.at) s = b.position(s, f);
   if (f.when) s = b.guard(s, f);
   return s;

@@ -1041,6 +1041,13 @@ export const FIELD_KEYWORDS: { readonly [name: string]: FieldKeyword } = {
     },
     kinds: ['int', 'intSuffix', 'bytes', 'str', 'strz'],
   },
+  "align": {
+    schema: {
+      "description": "Padding: after the field, the cursor moves on to the next multiple of this many bytes, counted from the start of the current region (cpio's 4-byte alignment of names and data). The padding must lie inside the region.",
+      "$ref": "#/definitions/integer"
+    },
+    kinds: READING_KINDS,
+  },
   "hidden": {
     schema: {
       "description": "`true`: parsed and usable in expressions, but left out of `dump` and JSON.",

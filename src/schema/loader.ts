@@ -364,6 +364,7 @@ class SchemaBuilder {
       at: expr('at'),
       when: expr('if'),
       repeat: this.repeat(f, names),
+      align: f.has('align') ? alignOf(f.get('align')!) : null,
       hidden: f.get('hidden')?.bool() ?? false,
     };
     const severity: Severity = f.has('severity') ? severityOf(f.get('severity')!) : 'error';
@@ -760,4 +761,11 @@ function isInside(file: string, dir: string): boolean {
 
 function readdirNames(dir: string): string[] {
   return readdirSync(dir);
+}
+
+/** A field's `align`: a whole number of bytes, 1 to 2^20. */
+function alignOf(node: YNode): number {
+  const n = node.int();
+  if (n < 1n || n > 0x100000n) node.fail('bad-align', `align must be 1 to 0x100000 bytes, got ${n}`);
+  return Number(n);
 }
