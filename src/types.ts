@@ -43,7 +43,7 @@ export type Expr =
 export type BuiltinFn = 'len' | 'min' | 'max' | 'any' | 'all' | 'count' | 'find';
 
 /** Checksums, digests, text numbers, byte helpers: declared once in src/expr/functions.ts. */
-export type PureFn = 'crc32' | 'crc32c' | 'adler32' | 'sha1' | 'sha256' | 'parse_int' | 'zeroed' | 'slice' | 'cstr';
+export type PureFn = 'crc32' | 'crc32c' | 'adler32' | 'sha1' | 'sha256' | 'sum32' | 'parse_int' | 'zeroed' | 'slice' | 'cstr';
 
 /** A parsed expression together with its source text (kept for messages, never for evaluation). */
 export interface CompiledExpr {

@@ -3,7 +3,7 @@
  * tools with the options the kernel's build and dracut use, concatenated with zero padding as the kernel's
  * init/initramfs.c reads them, and put in a UKI's .initrd with llvm-objcopy. Oracles: `cpio -t` / `cpio -i`
  * for each archive, `lsinitramfs` (initramfs-tools) for a whole early + main image.
- * The UKI and cpio schemas used are the stand-ins in test/fixtures/schemas (no built-in cpio schema yet).
+ * The UKI and cpio schemas are the built-in ones (schemas/uki.yaml, schemas/cpio-newc.yaml).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -87,11 +87,11 @@ test('a UKI whose .initrd is early microcode + a zstd cpio (as dracut writes it)
   const a = await k.analyze(uki);
   assert.equal(a.error, null, a.error?.describe());
   assert.deepEqual(a.layers.map((l) => [l.index, l.detections[0]?.schema.id, l.parent, l.main, l.origin]), [
-    [0, 'uki-initramfs', null, true, 'file'],
+    [0, 'uki', null, true, 'file'],
     [1, 'linux-zboot', 0, true, 'region'],
     [2, 'arm64-image', 1, true, 'decoded'],
-    [3, 'cpio-standin', 0, false, 'segment'],
-    [4, 'cpio-standin', 0, false, 'decoded'],
+    [3, 'cpio-newc', 0, false, 'segment'],
+    [4, 'cpio-newc', 0, false, 'decoded'],
   ]);
   assert.equal(a.layers[4]!.codec?.plugin, 'zstd');
   const ours = a.layers.slice(3).flatMap((l) => l.regions.map((r) => r.name!));
@@ -149,10 +149,10 @@ test('damaged chains are errors, never a shorter listing: a truncated stream, ju
   const xz = compress('xz', ['--check=crc32'], main.archive);
   const cases: [string, Buffer, RegExp][] = [
     ['truncated xz segment', Buffer.concat([early.archive, xz.subarray(0, xz.length - 100)]), /xz stream is corrupt/],
-    ['junk after a segment', Buffer.concat([early.archive, Buffer.from('JUNKJUNK')]), /segment 1 at 0x[0-9a-f]+ of region initramfs \(layer 0\) is neither cpio-standin nor a stream of/],
-    ['an archive whose magic is broken', Buffer.concat([early.archive, Buffer.from(main.archive.toString('latin1').replace('070701', '070799'), 'latin1')]), /is neither cpio-standin nor a stream/],
+    ['junk after a segment', Buffer.concat([early.archive, Buffer.from('JUNKJUNK')]), /segment 1 at 0x[0-9a-f]+ of region initramfs \(layer 0\) is neither cpio-newc nor a stream of/],
+    ['an archive whose magic is broken', Buffer.concat([early.archive, Buffer.from(main.archive.toString('latin1').replace('070701', '070799'), 'latin1')]), /is neither cpio-newc nor a stream/],
     ['an archive cut short', Buffer.concat([early.archive, main.archive.subarray(0, 1000)]), /damaged/],
-    ['a gzip stream inside the decoded segment', Buffer.concat([early.archive, compress('gzip', ['-n'], Buffer.concat([main.archive, compress('gzip', ['-n'], early.archive)]))]), /is neither cpio-standin nor zero padding/],
+    ['a gzip stream inside the decoded segment', Buffer.concat([early.archive, compress('gzip', ['-n'], Buffer.concat([main.archive, compress('gzip', ['-n'], early.archive)]))]), /is neither cpio-newc nor zero padding/],
   ];
   for (const [what, initrd, message] of cases) {
     const uki = ukiWith(initrd);

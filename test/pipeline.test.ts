@@ -59,7 +59,8 @@ test('bare Image.gz (a gzip stream found by its magic) -> riscv Image', async ()
 
 test('Unified Kernel Image (synthetic PE with systemd-stub sections) holding a genuine zboot kernel', async () => {
   const zboot = readFileSync(ARM64_GZIP);
-  const initrd = Buffer.from('070701' + 'initrd-bytes'.repeat(100));
+  // A real newc archive (GNU cpio -H newc, samples/boot): the .initrd region is followed as a chain of cpio archives.
+  const initrd = readFileSync(join(SAMPLES, 'boot', 'tree.newc.cpio'));
   const cmdline = Buffer.from('console=ttyAMA0 root=/dev/vda2 ro\0');
   const { bytes } = buildPe({
     machine: 0xaa64,
@@ -74,8 +75,9 @@ test('Unified Kernel Image (synthetic PE with systemd-stub sections) holding a g
   const path = write(bytes, 'uki.efi');
   const a = await k.analyze(path);
   assert.equal(a.error, null, a.error?.describe());
-  assert.deepEqual(ids(a), [['uki'], ['linux-zboot'], ['arm64-image']]);
+  assert.deepEqual(ids(a), [['uki'], ['linux-zboot'], ['arm64-image'], ['cpio-newc']]);
   assert.match(a.layers[0]!.summary!, /^Unified Kernel Image, ARM64, kernel .* in \.linux, with \.initrd$/);
+  assert.equal(a.layers[3]!.main, false);
   assert.equal(a.layers[1]!.origin, 'region');
   assert.equal(sha256File(await extractTo(path)), ARM64_KERNEL_SHA);
   assert.deepEqual(readFileSync(await extractTo(path, { kind: 'section', name: '.initrd' })), initrd);
@@ -86,6 +88,19 @@ test('Unified Kernel Image (synthetic PE with systemd-stub sections) holding a g
   assert.equal(raw[0], 0x1f);
   assert.equal(raw[1], 0x8b);
   await assert.rejects(extractTo(path, { kind: 'section', name: '.nope' }), /no section named "\.nope" \(sections: \.osrel, \.cmdline, \.uname, \.linux, \.initrd/);
+});
+
+test('a UKI whose .initrd starts like a cpio archive and is not one is damaged, not a silent success', async () => {
+  const { bytes } = buildPe({
+    machine: 0xaa64,
+    sections: [
+      { name: '.linux', data: readFileSync(ARM64_GZIP) },
+      { name: '.initrd', data: Buffer.from('070701' + 'initrd-bytes'.repeat(100)) },
+    ],
+  });
+  const a = await k.analyze(write(bytes, 'uki-bad-initrd.efi'));
+  assert.ok(a.error, 'an error');
+  assert.match(a.error.describe(), /cpio-newc.*damaged.*not a base-16 number/);
 });
 
 test('UKI whose .linux is a plain Image', async () => {

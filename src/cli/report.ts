@@ -5,7 +5,7 @@ import type { Json } from '../render/annotate.js';
 import { annotateStruct } from '../render/annotate.js';
 import { renderStruct } from '../render/text.js';
 import { humanSize, hexInt } from '../expr/format.js';
-import type { Analysis, LayerReport } from '../pipeline/pipeline.js';
+import type { Analysis, CheckReport, LayerReport } from '../pipeline/pipeline.js';
 import { regionJson, } from '../pipeline/analysis-json.js';
 import type { Detection } from '../detect/detect.js';
 import type { ParseResult } from '../engine.js';
@@ -67,8 +67,37 @@ export function infoText(a: Analysis, verbose: boolean): string[] {
     const found = hits.find((s) => s.id === id);
     lines.push(`${id}: ${found ? found.text : '(none found)'}`);
   }
-  for (const c of a.checks) lines.push(`${c.status.padEnd(7)} layer ${c.layer} ${c.id}${c.status === 'ok' ? '' : `: ${c.message}`}`);
+  for (const g of summarizeChecks(a.checks)) {
+    const c = g.first;
+    const id = g.count > 1 ? `${g.pattern} (${g.count} elements)` : c.id;
+    lines.push(`${c.status.padEnd(7)} layer ${c.layer} ${id}${c.status === 'ok' ? '' : `: ${c.message}`}`);
+  }
   return lines;
+}
+
+/**
+ * Passed checks of array elements, one line per check rather than per element: `entries[*].magic
+ * (9 elements)`. A check that did not pass is always shown on its own line, with its element's index.
+ */
+function summarizeChecks(checks: readonly CheckReport[]): { first: CheckReport; pattern: string; count: number }[] {
+  const out: { first: CheckReport; pattern: string; count: number }[] = [];
+  const byKey = new Map<string, { first: CheckReport; pattern: string; count: number }>();
+  for (const c of checks) {
+    const pattern = c.id.replace(/\[\d+\]/g, '[*]');
+    if (c.status !== 'ok' || pattern === c.id) {
+      out.push({ first: c, pattern, count: 1 });
+      continue;
+    }
+    const key = `${c.layer}\0${pattern}`;
+    const g = byKey.get(key);
+    if (g) g.count++;
+    else {
+      const fresh = { first: c, pattern, count: 1 };
+      byKey.set(key, fresh);
+      out.push(fresh);
+    }
+  }
+  return out;
 }
 
 export function dumpJson(a: Analysis, all: boolean, offsets: boolean): Json {

@@ -56,6 +56,18 @@ export const FUNCTIONS: { readonly [F in PureFn]: FunctionDef } = {
   adler32: checksum('adler32', '`adler32(b)`: Adler-32 (RFC 1950, as lzop uses it) of bytes `b`'),
   sha1: checksum('sha1', '`sha1(b)`: SHA-1 of bytes `b`, as 20 bytes'),
   sha256: checksum('sha256', '`sha256(b)`: SHA-256 of bytes `b`, as 32 bytes'),
+  sum32: {
+    min: 1,
+    max: 1,
+    result: 'u32',
+    doc: '`sum32(b)`: the sum of the bytes of `b` modulo 2^32 (the checksum of a cpio "crc" archive member, which is no CRC)',
+    impl: ([b]) => {
+      const bytes = bytesArg('sum32', b);
+      let sum = 0;
+      for (let i = 0; i < bytes.length; i++) sum = (sum + bytes[i]!) >>> 0;
+      return sum;
+    },
+  },
   parse_int: {
     min: 2,
     max: 2,

@@ -56,11 +56,20 @@ export function checkFacts(a: Analysis, layer: LayerReport): void {
   }
 }
 
+/**
+ * A check's name: its id at the top level; inside a nested struct, the struct's path and the id
+ * (`entries[3].name_size`); a field's constant is named by the field's own path.
+ */
+function checkName(path: string, id: string): string {
+  if (path === '') return id;
+  return path === id || path.endsWith(`.${id}`) || path.endsWith(id) ? path : `${path}.${id}`;
+}
+
 /** The checks the layer's schemas ran while parsing (failed error-level checks have already thrown). */
 export function schemaChecks(detections: readonly Detection[], layer: number): CheckReport[] {
   const out: CheckReport[] = [];
   for (const d of detections) {
-    for (const c of d.result.checks) out.push({ layer, id: `${d.schema.id}:${c.path || c.id}`, status: c.ok ? 'ok' : c.severity, message: c.message || 'ok' });
+    for (const c of d.result.checks) out.push({ layer, id: `${d.schema.id}:${checkName(c.path, c.id)}`, status: c.ok ? 'ok' : c.severity, message: c.message || 'ok' });
   }
   return out;
 }
