@@ -86,7 +86,7 @@ test('dump --schema and parse apply one schema (by id or path) at an offset', ()
 
 test('schemas and codecs list what is built in', () => {
   const s = JSON.parse(text(kimg(['schemas', '--json'])).out).map((x: { id: string }) => x.id);
-  assert.deepEqual(s, ['android-boot', 'android-vendor-boot', 'arm64-image', 'cpio-newc', 'dos-mz', 'elf', 'linux-zboot', 'loongarch-image', 'pe', 'riscv-image', 'uki', 'x86-bzimage']);
+  assert.deepEqual(s, ['android-boot', 'android-vendor-boot', 'arm64-image', 'cpio-newc', 'dos-mz', 'elf', 'fdt', 'linux-zboot', 'loongarch-image', 'pe', 'riscv-image', 'uimage', 'uki', 'x86-bzimage']);
   const c = JSON.parse(text(kimg(['codecs', '--json'])).out).map((x: { name: string }) => x.name);
   for (const name of ['gzip', 'zstd', 'xz', 'lzma', 'lz4-legacy', 'lz4-frame', 'lzop', 'bzip2']) assert.ok(c.includes(name), name);
 });

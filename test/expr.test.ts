@@ -153,7 +153,7 @@ test('syntax errors carry the offending column', () => {
 });
 
 test('unknown function and wrong arity', () => {
-  assert.throws(() => parseExpr('sizeof(x)'), (e: unknown) => e instanceof ExprSyntaxError && e.at === 0 && /unknown function 'sizeof' \(known: len, min, max, any, all, count, find, crc32, crc32c, adler32, sha1, sha256, parse_int, zeroed, slice, cstr\)/.test(e.message));
+  assert.throws(() => parseExpr('sizeof(x)'), (e: unknown) => e instanceof ExprSyntaxError && e.at === 0 && /unknown function 'sizeof' \(known: len, min, max, any, all, count, find, crc32, crc32c, adler32, sha1, sha256, sum32, parse_int, zeroed, slice, cstr\)/.test(e.message));
   assert.throws(() => parseExpr('1 + eval("x")'), (e: unknown) => e instanceof ExprSyntaxError && e.at === 4 && /unknown function 'eval'/.test(e.message));
   assert.throws(() => parseExpr('constructor(1)'), /unknown function 'constructor'/);
   assert.throws(() => parseExpr('len(a, b)'), /len\(\) takes 1 arguments, got 2/);
