@@ -110,7 +110,9 @@ test('multi-file uImage: the part table as dumpimage -l lists it; the first part
   assert.deepEqual(h.parts!.map((p) => p.size), [...listing.contents!]);
   assert.deepEqual(h.parts!.map((p) => p.size), multi.partSizes);
   const bytes = readFileSync(multi.path);
-  h.parts!.forEach((p, i) => assert.ok(bytes.subarray(p.offset, p.offset + p.size).equals(readFileSync(multi.parts[i]!)), `part ${i}`));
+  h.parts!.forEach((p, i) => {
+    assert.ok(bytes.subarray(p.offset, p.offset + p.size).equals(readFileSync(multi.parts[i]!)), `part ${i}`);
+  });
   const out = join(dir, 'kernel');
   const r = kimg(['extract', '-o', out, multi.path]);
   assert.equal(r.status, 0, r.stderr.toString());
