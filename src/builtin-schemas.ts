@@ -301,8 +301,8 @@ export namespace DosMz {
 }
 
 /**
- * elf: ELF file header (little-endian)
- * The ELF identification and file header (System V gABI), 32- and 64-bit, little-endian: what an x86 bzImage's payload decodes to (the vmlinux). Big-endian ELF needs byte order chosen by EI_DATA, which the schema language does not have yet: such files are not claimed (detect.when), rather than misread.
+ * elf: ELF file (32/64-bit, little- and big-endian)
+ * An ELF file as the System V gABI lays it out: the identification bytes, then the file header, program headers and section headers in the byte order EI_DATA gives (one definition for both: `endian_expr`) and the size EI_CLASS gives; section names are looked up in the section name string table (e_shstrndx). What an x86 bzImage's payload decodes to (the vmlinux).
  */
 export namespace Elf {
   /** The root of schema elf. */
@@ -319,6 +319,12 @@ export namespace Elf {
     /** (hidden: not shown by dump) */
     readonly ei_pad: Uint8Array;
     readonly header: Elf.Elf32Header | Elf.Elf64Header;
+    readonly program_headers: readonly (Elf.Phdr32 | Elf.Phdr64)[] | null;
+    /** the section header of the section name string table, read first so that every section can be named */
+    readonly shstrtab_header: Elf.Shdr32 | Elf.Shdr64 | null;
+    /** (hidden: not shown by dump) */
+    readonly shstrtab: Uint8Array | null;
+    readonly sections: readonly (Elf.Shdr32 | Elf.Shdr64)[] | null;
   }
   export interface Elf32Header {
     /** enum e_type: NONE = 0x0, REL = 0x1, EXEC = 0x2, DYN = 0x3, CORE = 0x4 */
@@ -353,6 +359,60 @@ export namespace Elf {
     readonly e_shentsize: number;
     readonly e_shnum: number;
     readonly e_shstrndx: number;
+  }
+  export interface Phdr32 {
+    /** enum p_type: NULL = 0x0, LOAD = 0x1, DYNAMIC = 0x2, INTERP = 0x3, NOTE = 0x4, SHLIB = 0x5, PHDR = 0x6, TLS = 0x7, GNU_EH_FRAME = 0x6474e550, GNU_STACK = 0x6474e551, GNU_RELRO = 0x6474e552, GNU_PROPERTY = 0x6474e553 */
+    readonly p_type: number;
+    readonly p_offset: number;
+    readonly p_vaddr: number;
+    readonly p_paddr: number;
+    readonly p_filesz: number;
+    readonly p_memsz: number;
+    /** flags p_flags: X = 0x1, W = 0x2, R = 0x4 */
+    readonly p_flags: number;
+    readonly p_align: number;
+  }
+  export interface Phdr64 {
+    /** enum p_type: NULL = 0x0, LOAD = 0x1, DYNAMIC = 0x2, INTERP = 0x3, NOTE = 0x4, SHLIB = 0x5, PHDR = 0x6, TLS = 0x7, GNU_EH_FRAME = 0x6474e550, GNU_STACK = 0x6474e551, GNU_RELRO = 0x6474e552, GNU_PROPERTY = 0x6474e553 */
+    readonly p_type: number;
+    /** flags p_flags: X = 0x1, W = 0x2, R = 0x4 */
+    readonly p_flags: number;
+    readonly p_offset: bigint;
+    readonly p_vaddr: bigint;
+    readonly p_paddr: bigint;
+    readonly p_filesz: bigint;
+    readonly p_memsz: bigint;
+    readonly p_align: bigint;
+  }
+  export interface Shdr32 {
+    /** (hidden: not shown by dump) */
+    readonly sh_name: number;
+    readonly name: string | null;
+    /** enum sh_type: NULL = 0x0, PROGBITS = 0x1, SYMTAB = 0x2, STRTAB = 0x3, RELA = 0x4, HASH = 0x5, DYNAMIC = 0x6, NOTE = 0x7, NOBITS = 0x8, REL = 0x9, SHLIB = 0xa, DYNSYM = 0xb, ... */
+    readonly sh_type: number;
+    readonly sh_flags: number;
+    readonly sh_addr: number;
+    readonly sh_offset: number;
+    readonly sh_size: number;
+    readonly sh_link: number;
+    readonly sh_info: number;
+    readonly sh_addralign: number;
+    readonly sh_entsize: number;
+  }
+  export interface Shdr64 {
+    /** (hidden: not shown by dump) */
+    readonly sh_name: number;
+    readonly name: string | null;
+    /** enum sh_type: NULL = 0x0, PROGBITS = 0x1, SYMTAB = 0x2, STRTAB = 0x3, RELA = 0x4, HASH = 0x5, DYNAMIC = 0x6, NOTE = 0x7, NOBITS = 0x8, REL = 0x9, SHLIB = 0xa, DYNSYM = 0xb, ... */
+    readonly sh_type: number;
+    readonly sh_flags: bigint;
+    readonly sh_addr: bigint;
+    readonly sh_offset: bigint;
+    readonly sh_size: bigint;
+    readonly sh_link: number;
+    readonly sh_info: number;
+    readonly sh_addralign: bigint;
+    readonly sh_entsize: bigint;
   }
 }
 

@@ -207,6 +207,8 @@ export interface TypeDef {
   readonly schemaId: string;
   readonly doc: string | null;
   readonly endian: Endian;
+  /** The byte order computed as each struct starts ("le" or "be"); then its integers' `endian` is null. */
+  readonly endianExpr: CompiledExpr | null;
   readonly fields: readonly FieldDef[];
   readonly checks: readonly CheckDef[];
   readonly pos: SourcePos;
@@ -323,7 +325,8 @@ export interface ScanDecl {
 
 /** How an element is read: one kind per reading mechanism; each engine has a primitive for each. */
 export type ReadStep =
-  | { readonly k: 'int'; readonly field: IntField; readonly le: boolean }
+  /** `le` null: the struct's byte order, computed as it starts (`endian_expr`). */
+  | { readonly k: 'int'; readonly field: IntField; readonly le: boolean | null }
   /** `fixed`: the constant's length when the field has no size of its own. */
   | { readonly k: 'bytes'; readonly field: BytesField; readonly size: CompiledExpr | null; readonly fixed: number }
   | { readonly k: 'str'; readonly field: StrField; readonly size: CompiledExpr }
@@ -361,6 +364,8 @@ export interface FieldPlan {
 
 export interface TypePlanIR {
   readonly type: TypeDef;
+  /** Evaluated as each struct starts: its byte order (`endian_expr`). */
+  readonly endian: CompiledExpr | null;
   readonly fields: readonly FieldPlan[];
   readonly checks: readonly CheckDef[];
   /** The built-in variables the type's expressions use. */

@@ -118,6 +118,7 @@ export function forEachFieldExpr(f: FieldDef, visit: ExprVisitor): void {
 
 /** Every expression a type holds: its fields' and its checks'. */
 export function forEachTypeExpr(t: TypeDef, visit: ExprVisitor): void {
+  if (t.endianExpr) visit(t.endianExpr);
   for (const f of t.fields) forEachFieldExpr(f, visit);
   for (const c of t.checks) walkSlots(c, CHECK_SLOTS, visit);
 }

@@ -82,7 +82,7 @@ function hostileSchema(names: readonly string[] = HOSTILE): SchemaDef {
     id: '"]);globalThis.kimgPwned=3;//', assert: ce({ k: 'bool', value: false }, 'false'), severity: 'warning', pos,
     message: { source: 'x', parts: [{ k: 'text', text: '"+(globalThis.kimgPwned=4)+"\u2028' }] },
   }];
-  const type: TypeDef = { name: 'h"t', schemaId: 'h"s', doc: null, endian: 'le', fields, checks, pos };
+  const type: TypeDef = { name: 'h"t', schemaId: 'h"s', doc: null, endian: 'le', endianExpr: null, fields, checks, pos };
   return {
     id: 'h"s\u2028', file: 'hostile', title: 't', description: null, endian: 'le', imports: new Map(),
     root: { name: 'h"t', target: type }, types: new Map([['h"t', type]]), enums: new Map(), flagSets: new Map(),

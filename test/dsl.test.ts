@@ -144,6 +144,29 @@ test('integers: schema-wide, per-type, per-field endianness and le/be suffixes',
   assert.deepEqual(r.value, { a: 0x1234, b: 0x3412, c: 0x3412, d: 0x12345678, sub: { x: 0x3412, y: 0x1234 } });
 });
 
+test('endian_expr: a type\'s byte order computed as each struct starts (ELF\'s EI_DATA); "le"/"be" only', () => {
+  const t = loadFrom(
+    schemaDir({
+      t: `kimg: 1\nid: t\ntitle: test\nroot: r\ntypes:\n  r:\n    fields:\n      - { id: data, type: u8 }\n      - { id: h, type: hdr }\n      - { id: hs, type: hdr, count: 2 }\n  hdr:\n    endian_expr: '_root.data == 2 ? "be" : _root.data == 1 ? "le" : "middle"'\n    fields:\n      - { id: a, type: u16 }\n      - { id: b, type: u32le }\n      - { id: c, type: u64, bits: [{ id: low, bit: 0, width: 8 }] }\n`,
+    }),
+    't',
+  );
+  const body = [0x12, 0x34, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80];
+  const le = run(t, bytes(1, body, body, body)).value as Record<string, Record<string, unknown>>;
+  assert.equal(le['h']!['a'], 0x3412);
+  assert.equal(le['h']!['b'], 1, 'a field with its own byte order keeps it');
+  assert.deepEqual(le['h']!['c'], { value: 0x80n << 56n, low: 0 });
+  const be = run(t, bytes(2, body, body, body)).value as Record<string, Record<string, unknown>>;
+  assert.equal(be['h']!['a'], 0x1234);
+  assert.equal(be['h']!['b'], 1);
+  assert.deepEqual(be['h']!['c'], { value: 0x80n, low: 0x80 });
+  const e = thrown(() => run(t, bytes(3, body, body, body)), ParseError);
+  assert.equal(e.code, 'bad-endian');
+  assert.equal(e.where.path, 'h');
+  assert.match(e.message, /= middle is neither "le" nor "be"/);
+  assert.match(thrown(() => loadFrom(schemaDir({ t: `kimg: 1\nid: t\ntitle: test\nroot: r\ntypes:\n  r:\n    endian: be\n    endian_expr: '"le"'\n    fields:\n      - { id: a, type: u8 }\n` }), 't'), SchemaError).message, /either 'endian' or 'endian_expr'/);
+});
+
 test('integers: the default byte order is little-endian', () => {
   const s = load('- { id: a, type: u32 }');
   assert.equal(run(s, bytes(1, 2, 3, 4)).value['a'], 0x04030201);

@@ -44,7 +44,7 @@ const N = {
   C: Names.fixed('C'), p: Names.fixed('p'), rs: Names.fixed('rs'), re: Names.fixed('re'), ri: Names.fixed('ri'),
   P: Names.fixed('P'), R: Names.fixed('R'), ix: Names.fixed('ix'), d: Names.fixed('d'), p0: Names.fixed('p0'),
   os: Names.fixed('os'), o: Names.fixed('o'), lf: Names.fixed('lf'), V: Names.fixed('V'), U: Names.fixed('U'),
-  b: Names.fixed('b'), w: Names.fixed('w'), K: Names.fixed('K'), H: Names.fixed('H'), err: Names.fixed('err'),
+  b: Names.fixed('b'), w: Names.fixed('w'), le: Names.fixed('le'), K: Names.fixed('K'), H: Names.fixed('H'), err: Names.fixed('err'),
 };
 
 const HELPERS = Object.keys(runtime).filter((k) => /^[a-zA-Z0-9]+$/.test(k));
@@ -161,6 +161,13 @@ class TypeGen {
   generate(): Code {
     const { t, u } = this;
     const fields = t.fields;
+    if (this.plan.endian) {
+      // The byte order, computed as the struct starts (errors at its start, with its path).
+      const site: Site = { off: _`${N.p0}`, cur: _`${N.p}`, path: _`""` };
+      const v = this.compute(this.plan.endian, site);
+      this.emit(_`if (${v.code} !== "le" && ${v.code} !== "be") throw ${rt('badEndian')}(${N.C}, ${this.plan.endian.source}, ${v.code}, ${N.p0});\n`);
+      this.emit(_`${N.le} = ${v.code} === "le";\n`);
+    }
     const plan = this.plan.fields;
     let i = 0;
     while (i < plan.length) {
@@ -197,6 +204,7 @@ class TypeGen {
       decl.push(_`if (${N.R} === null) ${N.R} = ${N.o};\n`);
     }
     if (u.v.layout) decl.push(_`const ${N.lf} = [];\n`);
+    if (this.plan.endian) decl.push(_`let ${N.le} = true;\n`);
     if (this.buf) decl.push(_`const ${N.V} = ${N.C}.V, ${N.U} = ${N.C}.U;\n`);
     else decl.push(_`let ${N.V}, ${N.U}, ${N.b}, ${N.w};\n`);
     const end: Code[] = [];
@@ -405,7 +413,7 @@ class TypeGen {
           const addr = c.run ? c.run.addr : this.checkedWindow(lit(s.field.bytes), c.site);
           const pos = c.run ? c.run.pos : _`${N.p}`;
           const v = this.tmp('v');
-          this.emit(_`${v} = ${this.intRead(s.field, s.le, addr)};\n`);
+          this.emit(_`${v} = ${this.intRead(s.field, s.le === null ? _`${N.le}` : lit(s.le), addr)};\n`);
           return { v: _`${v}`, t: intType(s.field.bytes, s.field.signed), end: _`${pos} + ${s.field.bytes}`, layout: this.leaf(pos, s.field.bytes), addr, n: lit(s.field.bytes), staticN: s.field.bytes };
         },
         bytes: (s) => (c) => {
@@ -587,7 +595,7 @@ class TypeGen {
     return _`${n}`;
   }
 
-  private intRead(f: IntField, le: boolean, addr: Code): Code {
+  private intRead(f: IntField, le: Code, addr: Code): Code {
     switch (f.bytes) {
       case 1: return f.signed ? _`${N.V}.getInt8(${addr})` : _`${N.U}[${addr}]`;
       case 2: return f.signed ? _`${N.V}.getInt16(${addr}, ${le})` : _`${N.V}.getUint16(${addr}, ${le})`;
@@ -639,7 +647,8 @@ class TypeGen {
   }
 
   /** An integer split into its bit ranges: an object literal of the value and each range. */
-  private bits(f: IntField, le: boolean, v: Code, addr: Code): Code {
+  /** `le` null: the struct's computed byte order (then 64-bit ranges take the BigInt path). */
+  private bits(f: IntField, le: boolean | null, v: Code, addr: Code): Code {
     const entries: [string, Code][] = [['value', v]];
     for (const b of f.bits!) {
       let x: Code;
@@ -652,7 +661,7 @@ class TypeGen {
           x = shift === 0 ? _`(${v} & ${mask})` : f.signed ? _`((${v} >> ${shift}) & ${mask})` : _`((${v} >>> ${shift}) & ${mask})`;
           if (f.signed && shift + w > f.bytes * 8) x = _`Number((BigInt(${v}) >> ${BigInt(shift)}) & ${(1n << BigInt(w)) - 1n})`;
         }
-      } else if (b.shift + b.width <= 32 && b.width < 32) {
+      } else if (le !== null && b.shift + b.width <= 32 && b.width < 32) {
         // the low word holds it: no BigInt arithmetic
         const low = le ? addr : _`(${addr} + 4)`;
         x = _`((${N.V}.getUint32(${low}, ${le}) >>> ${b.shift}) & ${2 ** b.width - 1})`;

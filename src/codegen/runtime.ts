@@ -149,6 +149,9 @@ export const runtime = Object.freeze({
   badCount(C: Ctx, v: unknown, path: string, pos: number): ParseError {
     return fail(C, 'bad-count', `count must be a non-negative integer, got ${formatValue(v, 'auto')}`, path, pos, { expected: 'an integer >= 0' });
   },
+  badEndian(C: Ctx, source: string, v: unknown, pos: number): ParseError {
+    return fail(C, 'bad-endian', `endian_expr ${source} = ${formatValue(v, 'auto')} is neither "le" nor "be"`, '', pos, { expected: '"le" or "be"', found: formatValue(v, 'auto') });
+  },
   /** The padding after a field (`p`: where it would end) is past the region; reported at the field's end. */
   alignFail(C: Ctx, end: number, padded: number, re: number, n: number, path: string): ParseError {
     return fail(C, 'out-of-bounds', `padding to a multiple of ${n} runs past the end of the region (${hexInt(re)})`, path, end, {

@@ -35,6 +35,8 @@ export interface TypePlan {
   readonly copy: (t: Struct) => Struct;
   readonly steps: readonly Step[];
   readonly checks: readonly Check[];
+  /** The struct's byte order, computed as it starts (`endian_expr`). */
+  readonly endian: CExpr | null;
 }
 
 // Copying the template with a spread is fast while the copy site sees few shapes; every type gets
@@ -73,6 +75,7 @@ function buildPlan(type: TypeDef): TypePlan {
     copy: COPIERS[nextCopier++ % COPIERS.length]!,
     steps: lowerType(type).fields.map((f) => walkField(backend(ctx), f)),
     checks: type.checks.map((c) => checkStep(ctx, c)),
+    endian: type.endianExpr ? cx(type.endianExpr) : null,
   };
 }
 
@@ -93,6 +96,7 @@ export function parseStruct(
   if ((r.fields += plan.steps.length) > r.limits.maxFields) throw r.located(new LimitError('maxFields', r.limits.maxFields), pos);
   const obj = plan.copy(plan.template);
   const fr = new Frame(obj, parent, parent ? parent.root : obj, pos - start, index, start, end, region, r.file, r.withLayout ? [] : null);
+  if (plan.endian !== null) fr.le = byteOrder(r, plan.endian, fr, pos);
   let p = pos;
   const steps = plan.steps;
   for (let i = 0; i < steps.length; i++) p = steps[i]!(r, fr, p);
@@ -268,7 +272,7 @@ function intElem(s: Extract<ReadStep, { k: 'int' }>): Elem {
   return (r, fr, p, index) => {
     if (p + bytes > fr.end) r.need(p, bytes, fr.start, fr.end, id, index);
     const a = r.window(p, bytes);
-    const v = readInt(r.view, a, bytes, signed, le);
+    const v = readInt(r.view, a, bytes, signed, le ?? fr.le);
     r.end = p + bytes;
     r.lay = leaf(r, p, bytes);
     return v;
@@ -543,6 +547,13 @@ function cond(r: Run, x: CExpr, fr: Frame, pos: number, id?: string, index?: num
     if (err instanceof ExprTypeError) throw r.fail('expression', `in '${x.source}': ${err.message}`, pos, id, index);
     throw err;
   }
+}
+
+/** An `endian_expr`: "le" or "be", anything else a parse error at the struct's start. */
+function byteOrder(r: Run, x: CExpr, fr: Frame, pos: number): boolean {
+  const v = r.compute(x, fr, pos);
+  if (v === 'le' || v === 'be') return v === 'le';
+  throw r.fail('bad-endian', `endian_expr ${x.source} = ${formatValue(v, 'auto')} is neither "le" nor "be"`, pos, undefined, null, { expected: '"le" or "be"', found: formatValue(v, 'auto') });
 }
 
 function position(r: Run, x: CExpr, fr: Frame, pos: number, id: string): number {

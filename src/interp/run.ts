@@ -24,6 +24,8 @@ export class Frame implements Scope {
   pos: number;
   index: number | null;
   elem: unknown = null;
+  /** The struct's byte order, when its type computes it (`endian_expr`). */
+  le = true;
   constructor(
     readonly obj: Struct,
     readonly parent: Frame | null,

@@ -27,6 +27,7 @@ function buildPlan(type: TypeDef): TypePlanIR {
   const fields = type.fields.map((f, index) => lowerField(type, f, index));
   return {
     type,
+    endian: type.endianExpr,
     fields,
     checks: type.checks,
     uses: typeSpecials(type),
@@ -54,7 +55,7 @@ function lowerField(type: TypeDef, f: FieldDef, index: number): FieldPlan {
 function readStep(type: TypeDef, f: FieldDef): ReadStep {
   switch (f.kind) {
     case 'int':
-      return { k: 'int', field: f, le: (f.endian ?? type.endian) === 'le' };
+      return { k: 'int', field: f, le: f.endian === null && type.endianExpr ? null : (f.endian ?? type.endian) === 'le' };
     case 'bytes':
       return { k: 'bytes', field: f, size: f.size, fixed: f.constant ? f.constant.value.length : 0 };
     case 'str':

@@ -296,6 +296,10 @@ export const CONSTRUCTS = {
         "description": "`le` or `be`: byte order for this type's integers (default: the schema's `endian`).",
         "$ref": "#/definitions/endian"
       },
+      "endian_expr": {
+        "description": "Expression giving `\"le\"` or `\"be\"`, evaluated as the struct starts (so from `_parent`, `_root` or positioned reads): the byte order of this type's integers that do not say theirs. ELF's EI_DATA: `'_root.ei_data == 2 ? \"be\" : \"le\"'`. Not with `endian`.",
+        "$ref": "#/definitions/expression"
+      },
       "fields": {
         "description": "Required: the list of fields, parsed in order.",
         "type": "array",

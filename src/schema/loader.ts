@@ -332,6 +332,7 @@ class SchemaBuilder {
 
   private typeDef(name: string, body: YNode): TypeDef {
     const t = body.fields(TYPE_KEYS);
+    if (t.has('endian') && t.has('endian_expr')) t.get('endian_expr')!.fail('key-not-allowed', "a type has either 'endian' or 'endian_expr', not both");
     const endian = t.has('endian') ? endianOf(t.get('endian')!) : this.endian;
     const fieldNodes = req(t, 'fields', body).items();
     const names = new Set<string>();
@@ -342,7 +343,8 @@ class SchemaBuilder {
       if (names.has(id)) idNode.fail('duplicate-name', `type ${name} has two fields named '${id}'`);
       names.add(id);
     }
-    const fields = fieldNodes.map((fn) => this.field(fn, endian, names, name));
+    const endianExpr = t.has('endian_expr') ? this.expr(t.get('endian_expr')!, names) : null;
+    const fields = fieldNodes.map((fn) => this.field(fn, endianExpr ? null : endian, names, name));
     const checkIds = new Set<string>();
     const checks = (t.get('checks')?.items() ?? []).map((cn) => {
       const c = this.check(cn, names);
@@ -350,10 +352,10 @@ class SchemaBuilder {
       checkIds.add(c.id);
       return c;
     });
-    return { name, schemaId: this.id, doc: t.get('doc')?.str() ?? null, endian, fields, checks, pos: body.pos };
+    return { name, schemaId: this.id, doc: t.get('doc')?.str() ?? null, endian, endianExpr, fields, checks, pos: body.pos };
   }
 
-  private field(node: YNode, typeEndian: Endian, names: ReadonlySet<string>, typeName: string): FieldDef {
+  private field(node: YNode, typeEndian: Endian | null, names: ReadonlySet<string>, typeName: string): FieldDef {
     const f = node.fields(FIELD_KEYS);
     const id = f.get('id')!.str();
     const expr = (key: string): CompiledExpr | null => (f.has(key) ? this.expr(f.get(key)!, names) : null);
