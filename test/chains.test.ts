@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { cpioOfFiles } from './inputs.js';
 import { Kimg } from '../src/kimg.js';
 import { extract, type ExtractTarget } from '../src/pipeline/extract.js';
 import { AtomicFile } from '../src/pipeline/output.js';
@@ -24,18 +25,7 @@ let n = 0;
 const fresh = (name: string): string => join(work, `${n++}-${name}`);
 const k = new Kimg({ schemaPath: [FIXTURES] });
 
-/** `cpio -o -H newc` of a tree of real files, and its `cpio -t` listing. */
-function cpioOf(files: Record<string, Uint8Array | string>): { archive: Buffer; names: string[] } {
-  const root = fresh('tree');
-  for (const [name, data] of Object.entries(files)) {
-    mkdirSync(join(root, name, '..'), { recursive: true });
-    writeFileSync(join(root, name), data);
-  }
-  const list = execFileSync('sh', ['-c', 'find . -mindepth 1 | LC_ALL=C sort'], { cwd: root, encoding: 'utf8' });
-  const archive = execFileSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: root, input: list, maxBuffer: 64 << 20 });
-  const names = execFileSync('cpio', ['-t', '--quiet'], { input: archive, encoding: 'utf8' }).trim().split('\n');
-  return { archive, names };
-}
+const cpioOf = (files: Record<string, Uint8Array | string>): { archive: Buffer; names: string[] } => cpioOfFiles(fresh('tree'), files);
 
 /** The kernel's compressors for an initramfs (usr/Makefile, dracut), each as its tool writes it. */
 const COMPRESSORS: [plugin: string, tool: string, args: string[]][] = [

@@ -29,7 +29,7 @@
  * | `makeIkconfigImage(dir)` | gzip | a real Image with "IKCFG_ST" + gzip'd .config + "IKCFG_ED" written into a zero run |
  * | `makeElfs(dir)` | as/ld, s390x-linux-gnu-as/ld | ELF64 BE (s390x), ELF32 BE (s390), ELF32 LE (i386) executables with a Linux note and a build id; plus /bin/ls |
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, lutimesSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -730,4 +730,16 @@ export function makeElfs(dir: string): ElfInput[] {
   build('s390', 's390x-linux-gnu-as', ['-m31'], 's390x-linux-gnu-ld', ['-m', 'elf_s390'], '\tlhi %r2, 0\n\tsvc 1\n', 32, 'big', 's390 ELF32 big-endian executable (s390x-linux-gnu-as -m31 + ld -m elf_s390)', 's390x-linux-gnu-readelf');
   build('i386', 'as', ['--32'], 'ld', ['-m', 'elf_i386'], '\tmovl $1, %eax\n\tint $0x80\n', 32, 'little', 'i386 ELF32 little-endian executable (as --32 + ld -m elf_i386)', 'readelf');
   return out;
+}
+
+/** A tree of real files under `root`, archived by `cpio -o -H newc` (names sorted), and `cpio -t`'s listing of it. */
+export function cpioOfFiles(root: string, files: Record<string, Uint8Array | string>): { archive: Buffer; names: string[] } {
+  for (const [name, data] of Object.entries(files)) {
+    mkdirSync(join(root, name, '..'), { recursive: true });
+    writeFileSync(join(root, name), data);
+  }
+  const list = execFileSync('sh', ['-c', 'find . -mindepth 1 | LC_ALL=C sort'], { cwd: root, encoding: 'utf8' });
+  const archive = execFileSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: root, input: list, maxBuffer: 64 << 20 });
+  const names = execFileSync('cpio', ['-t', '--quiet'], { input: archive, encoding: 'utf8' }).trim().split('\n');
+  return { archive, names };
 }

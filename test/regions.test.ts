@@ -12,6 +12,7 @@ import { fstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { cpioOfFiles } from './inputs.js';
 import { gzipSync } from 'node:zlib';
 import { Kimg } from '../src/kimg.js';
 import { extract, type ExtractTarget } from '../src/pipeline/extract.js';
@@ -217,18 +218,7 @@ test('maxDecodedTotal bounds what all the decoders of one analysis produce toget
 // ---------------------------------------------------------------------------------------------
 // A 2 MiB .cpio.gz: entries beyond the first MiB of the decoded layer
 
-/** A tree made with real files, archived by `cpio -o -H newc` (names sorted). */
-function cpioOf(files: Record<string, Uint8Array | string>): { archive: Buffer; names: string[] } {
-  const root = fresh('tree');
-  for (const [name, data] of Object.entries(files)) {
-    mkdirSync(join(root, name, '..'), { recursive: true });
-    writeFileSync(join(root, name), data);
-  }
-  const list = execFileSync('sh', ['-c', 'find . -mindepth 1 | LC_ALL=C sort'], { cwd: root, encoding: 'utf8' });
-  const archive = execFileSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: root, input: list, maxBuffer: 64 << 20 });
-  const names = execFileSync('cpio', ['-t', '--quiet'], { input: archive, encoding: 'utf8' }).trim().split('\n');
-  return { archive, names };
-}
+const cpioOf = (files: Record<string, Uint8Array | string>): { archive: Buffer; names: string[] } => cpioOfFiles(fresh('tree'), files);
 
 test('a 2 MiB .cpio.gz: every entry as cpio -t lists it, etc/motd (past the first MiB) extracted as cpio -i gives it', async (t) => {
   if (!hasCommand('cpio')) return t.skip('cpio not installed');
