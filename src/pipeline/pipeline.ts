@@ -5,9 +5,6 @@
  *   the region is the next layer -> repeat. A layer no schema recognises may be a bare compressed
  *   stream, found by the codecs' magic.
  */
-import { createHash } from 'node:crypto';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import type { ByteSource } from '../core/bytes.js';
 import { FileSource } from '../core/file-source.js';
 import { DecodeError, KimgError, LimitError, PipelineError } from '../core/errors.js';
@@ -133,6 +130,9 @@ const MAJOR_AFTER_EXTERNAL = 16 << 20;
 let minorGc: (() => void) | null | undefined;
 function collectGarbage(): void {
   if (minorGc === undefined) {
+    // Fetched, not imported: most runs never collect (docs/performance.md, start-up).
+    const v8 = process.getBuiltinModule('node:v8');
+    const vm = process.getBuiltinModule('node:vm');
     try {
       v8.setFlagsFromString('--expose-gc');
       const gc = vm.runInNewContext('gc') as (opts?: { type: 'minor' | 'major' }) => void;
@@ -579,7 +579,7 @@ export async function streamRange(
   o: Pick<PipelineOptions, 'limits' | 'onProgress' | 'eagerGc'>,
 ): Promise<StreamResult> {
   const scanner = new StreamScanner(scanDecls);
-  const hasher = hash ? createHash('sha256') : null;
+  const hasher = hash ? process.getBuiltinModule('node:crypto').createHash('sha256') : null;
   const headSize = decode?.headSize ?? 0;
   const head = decode ? new Uint8Array(headSize) : null;
   let total = 0;
@@ -610,6 +610,7 @@ export async function streamRange(
       total += chunk.length;
       if (!scanner.done) scanner.push(chunk);
       hasher?.update(chunk);
+      if (!decode && !hasher && scanner.done) break; // stored bytes with nothing left to find: stop reading
       if (decode?.sink) await decode.sink.write(chunk);
       // Decoded chunks are new garbage each time; undecoded reads reuse one buffer and make none.
       if (o.eagerGc && decode && total - collectedAt >= COLLECT_EVERY) {
