@@ -33,6 +33,7 @@ const BUNDLE_ID = typeof KIMG_BUNDLE_ID === 'string' ? KIMG_BUNDLE_ID : null;
 /** The first byte of a cache file: which kind of run made it. */
 const MADE_BY_YARGS = 0;
 const MADE_BY_COMMAND = 1;
+const STALE_MS = 30 * 24 * 3600 * 1000;
 
 /**
  * Packages the bundle loads on demand (decoders), through this module's own `import()`: a function compiled
@@ -94,10 +95,12 @@ function writeCache(dir: string, file: string, madeBy: number, data: Buffer): vo
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, Buffer.concat([Uint8Array.of(madeBy), data]), { mode: 0o600, flag: 'wx' });
     fs.renameSync(tmp, file);
-    // Caches of earlier builds for this Node are dead weight.
-    const prefix = `${process.version}-${process.arch}-`;
+    // Caches not rewritten for a month belong to builds or Nodes gone by (several installs of kimg, a
+    // checkout and a global one, share the directory, each with its own cache).
+    const old = Date.now() - STALE_MS;
     for (const name of fs.readdirSync(dir)) {
-      if (name.startsWith(prefix) && name.endsWith('.v8cache') && path.join(dir, name) !== file) fs.rmSync(path.join(dir, name), { force: true });
+      const other = path.join(dir, name);
+      if (name.endsWith('.v8cache') && other !== file && fs.statSync(other).mtimeMs < old) fs.rmSync(other, { force: true });
     }
   } catch {
     // no cache this time
