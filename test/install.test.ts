@@ -88,7 +88,7 @@ test('fresh clone: the README quick start works, and the packed package installs
     assert.equal(existsSync(calls) ? readFileSync(calls, 'utf8') : '', '', 'no compiler was called');
 
     const pkg = join(prefix, 'lib/node_modules/kimg');
-    for (const f of ['dist/schemas.snapshot.json', 'LICENSE', 'examples/gzip-member/gzip.yaml', 'schemas']) assert.ok(existsSync(join(pkg, f)), `${f} is shipped`);
+    for (const f of ['dist/schemas.snapshot.json', 'dist/schemas.prebuilt.bin', 'LICENSE', 'examples/gzip-member/gzip.yaml', 'schemas']) assert.ok(existsSync(join(pkg, f)), `${f} is shipped`);
     const installed = join(prefix, 'bin/kimg');
     const checkout = run(process.execPath, [CLI, 'info', 'samples/arm64-gzip.efi'], { cwd: REPO });
     assert.equal(checkout.status, 0, checkout.out);

@@ -47,7 +47,7 @@ async function readHeader(reader: ByteReader): Promise<void> {
 }
 
 async function* decodeGzip(source: AsyncIterable<Uint8Array>, options: DecodeOptions): AsyncGenerator<Uint8Array> {
-  const zlib = await import('node:zlib');
+  const zlib = process.getBuiltinModule('node:zlib'); // built in: no import() to wait for (and no ESM facade)
   const reader = new ByteReader(source);
   await readHeader(reader);
   const headerLen = reader.offset;

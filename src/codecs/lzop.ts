@@ -114,7 +114,7 @@ function be32(b: Uint8Array, o: number): number {
 
 async function* decodeLzop(implementation: LzoImplementation, source: AsyncIterable<Uint8Array>, options: DecodeOptions): AsyncGenerator<Uint8Array> {
   let decompress: LzoDecompress;
-  const zlib = await import('node:zlib');
+  const zlib = process.getBuiltinModule('node:zlib');
   const crc32 = (d: Uint8Array, init = 0) => zlib.crc32(d, init) >>> 0;
   switch (implementation) {
     case 'kimg':

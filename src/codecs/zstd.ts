@@ -168,11 +168,28 @@ function loadZstd(): Promise<ZstdExports> {
       inst = r.instance;
       orig(r);
     };
-    await dec.init();
+    await initWithoutFetch(dec);
     if (!inst) throw new Error('zstddec did not expose its wasm instance');
     return inst.exports as unknown as ZstdExports;
   })();
   return exportsPromise;
+}
+
+/**
+ * zstddec's init() fetches its wasm from a data: URL when a global `fetch` exists, else instantiates the same
+ * bytes from a Buffer. Node's fetch is undici, whose first use loads more code than decoding a kernel takes
+ * (bench/startup.mjs: `kimg info` on a zstd zboot kernel), so fetch is hidden for the synchronous call that
+ * makes the choice.
+ */
+function initWithoutFetch(dec: { init(): Promise<void> }): Promise<void> {
+  const fetch = Object.getOwnPropertyDescriptor(globalThis, 'fetch');
+  if (!fetch?.configurable) return dec.init();
+  Object.defineProperty(globalThis, 'fetch', { value: undefined, configurable: true, writable: true });
+  try {
+    return dec.init();
+  } finally {
+    Object.defineProperty(globalThis, 'fetch', fetch);
+  }
 }
 
 /** libzstd error codes (zstd_errors.h) that matter for messages; node:zlib reports the same code as `errno`. */

@@ -3,8 +3,6 @@
  * collects array buffers only when their total has grown a lot, so RSS would climb by tens of MiB per
  * image. A minor collection every few MiB keeps it flat (measured in bench/extract.mjs).
  */
-import v8 from 'node:v8';
-import vm from 'node:vm';
 
 export const COLLECT_EVERY = 4 << 20;
 const MAJOR_AFTER_EXTERNAL = 16 << 20;
@@ -12,6 +10,9 @@ let minorGc: (() => void) | null | undefined;
 
 export function collectGarbage(): void {
   if (minorGc === undefined) {
+    // Fetched, not imported: most runs never collect, and loading them costs start-up.
+    const v8 = process.getBuiltinModule('node:v8');
+    const vm = process.getBuiltinModule('node:vm');
     try {
       v8.setFlagsFromString('--expose-gc');
       const gc = vm.runInNewContext('gc') as (opts?: { type: 'minor' | 'major' }) => void;

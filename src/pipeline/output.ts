@@ -3,7 +3,6 @@
  * complete; an existing file is never replaced without `force`; the temporary file is removed on
  * any failure and on SIGINT/SIGTERM; the input itself is never the output.
  */
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fsyncSync, ftruncateSync, linkSync, lstatSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { IoError, UsageError } from '../core/errors.js';
@@ -157,7 +156,7 @@ export class AtomicFile implements Sink {
     const kind = specialKind(abs);
     if (kind) throw new IoError('EINVAL', `refusing to replace the ${kind} ${target} with a regular file`, { file: target });
     removeStaleTempFiles(dirname(abs));
-    this.tempPath = join(dirname(abs), `.kimg-${basename(abs)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    this.tempPath = join(dirname(abs), `.kimg-${basename(abs)}.${process.pid}.${randomHex()}.tmp`);
     installSignalCleanup();
     try {
       this.fd = openSync(this.tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
@@ -275,4 +274,12 @@ function sameFile(a: string, b: string): boolean {
   } catch {
     return resolve(a) === resolve(b);
   }
+}
+
+/**
+ * Eight random hex digits for a temporary name. node:crypto is fetched here, not imported: every command
+ * imports this module, and loading node:crypto cost more of `kimg info`'s start-up than its own work.
+ */
+function randomHex(): string {
+  return process.getBuiltinModule('node:crypto').randomBytes(4).toString('hex');
 }

@@ -1,18 +1,20 @@
-import { open } from 'node:fs/promises';
+import { close, open, read } from 'node:fs';
 import { ioError } from '../core/file-source.js';
 
 export const CHUNK = 1 << 20;
 
 /**
- * The bytes [offset, offset+size) of a file, in chunks, without holding more than one chunk.
+ * The bytes [offset, offset+size) of a file, in chunks, without holding more than one chunk. Through
+ * node:fs's callbacks: node:fs/promises (file handles, and the streams and readline it loads) cost more of
+ * `kimg info`'s start-up than the reads themselves (docs/performance.md).
  * With `reuse`, every chunk is the same buffer, overwritten by the next read: only for consumers that
  * are done with a chunk before asking for the next (scanning, hashing, synchronous writes); decoders
  * may keep chunks and get fresh ones.
  */
 export async function* readFileRange(path: string, offset: number, size: number, onProgress?: (done: number) => void, reuse = false): AsyncGenerator<Uint8Array> {
-  let fh: Awaited<ReturnType<typeof open>>;
+  let fd: number;
   try {
-    fh = await open(path, 'r');
+    fd = await new Promise<number>((resolve, reject) => open(path, 'r', (e, n) => (e ? reject(e) : resolve(n))));
   } catch (e) {
     throw ioError(e, path, 'open');
   }
@@ -26,7 +28,7 @@ export async function* readFileRange(path: string, offset: number, size: number,
       while (got < want) {
         let n: number;
         try {
-          ({ bytesRead: n } = await fh.read(buf, got, want - got, offset + done + got));
+          n = await new Promise<number>((resolve, reject) => read(fd, buf, got, want - got, offset + done + got, (e, bytesRead) => (e ? reject(e) : resolve(bytesRead))));
         } catch (e) {
           throw ioError(e, path, 'read');
         }
@@ -38,6 +40,6 @@ export async function* readFileRange(path: string, offset: number, size: number,
       yield buf;
     }
   } finally {
-    await fh.close();
+    await new Promise<void>((resolve) => close(fd, () => resolve()));
   }
 }

@@ -3,7 +3,6 @@
  * want it in order (scanners, a hash, an output, the capture of a decoded layer). Memory: one chunk, the
  * scanners' tails, and what the capture keeps (store.ts).
  */
-import { createHash } from 'node:crypto';
 import type { ByteSource } from '../core/bytes.js';
 import { DecodeError, LimitError, PipelineError } from '../core/errors.js';
 import { hexInt, humanSize } from '../expr/format.js';
@@ -54,7 +53,8 @@ type StreamOptions = Pick<PipelineOptions, 'limits' | 'onProgress' | 'eagerGc'>;
 /** Streams [offset, offset + size) of `bytes`, decoded if asked, to everything the request names. */
 export async function streamRange(bytes: LayerBytes, offset: number, size: number, req: StreamRequest, o: StreamOptions): Promise<StreamResult> {
   const scanner = new StreamScanner(req.scans);
-  const hasher = req.hash ? createHash('sha256') : null;
+  // Fetched, not imported: only --sha256 hashes (start-up, README).
+  const hasher = req.hash ? process.getBuiltinModule('node:crypto').createHash('sha256') : null;
   let total = 0;
   let collectedAt = 0;
   let inputDone = 0;
@@ -89,6 +89,8 @@ export async function streamRange(bytes: LayerBytes, offset: number, size: numbe
       req.capture?.add(chunk);
       if (!scanner.done) scanner.push(chunk);
       hasher?.update(chunk);
+      // Stored bytes nobody keeps, hashes or writes, with nothing left to find: stop reading.
+      if (!req.codec && !hasher && !req.capture && !req.sink && scanner.done) break;
       if (req.sink) await req.sink.write(chunk);
       // Decoded chunks are new garbage each time; undecoded reads reuse one buffer and make none.
       if (o.eagerGc && req.codec && total - collectedAt >= COLLECT_EVERY) {

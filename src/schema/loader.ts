@@ -18,6 +18,7 @@ import type {
 import { ANY_SCHEMA } from '../types.js';
 import { fromYaml } from './located-yaml.js';
 import { fromSnapshot, SNAPSHOT_FILE } from './snapshot.js';
+import { PREBUILT_FILE, readPrebuilt } from './prebuilt.js';
 import { validateTree } from './validate.js';
 import { closest, INTEGER, rootNode, type YNode } from './yaml-node.js';
 import { fieldKeysFor, KEYS, PLACEMENT_KEYS, quotedList, REPEAT_KEYS } from './keywords.js';
@@ -26,6 +27,8 @@ import { fieldKeysFor, KEYS, PLACEMENT_KEYS, quotedList, REPEAT_KEYS } from './k
 export const BUILTIN_SCHEMA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../schemas');
 /** Written by the build: the built-in schemas already parsed (dist/schemas.snapshot.json). */
 export const BUILTIN_SNAPSHOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..', SNAPSHOT_FILE);
+/** Written by the build: the built-in schemas already built (dist/schemas.prebuilt.bin, ./prebuilt.ts). */
+export const BUILTIN_PREBUILT = resolve(dirname(fileURLToPath(import.meta.url)), '../..', PREBUILT_FILE);
 
 const SCHEMA_EXT = ['.yaml', '.yml'];
 
@@ -133,7 +136,7 @@ export class SchemaLoader {
   }
 
   loadFile(file: string): SchemaDef {
-    const cached = this.byFile.get(file);
+    const cached = this.byFile.get(file) ?? this.prebuiltDef(file);
     if (cached) return cached;
     if (this.loading.includes(file)) {
       const cycle = [...this.loading.slice(this.loading.indexOf(file)), file].map((f) => relative(process.cwd(), f) || f);
@@ -168,7 +171,7 @@ export class SchemaLoader {
     if (this.magicById.has(id)) return this.magicById.get(id);
     const file = this.locate(id, null);
     let magic: readonly MagicRule[] | null | undefined;
-    const loaded = this.byFile.get(file);
+    const loaded = this.byFile.get(file) ?? this.prebuiltDef(file);
     if (loaded) magic = loaded.detect?.magic ?? null;
     else if (dirname(file) === this.builtinDir) {
       const tree = fromSnapshot(BUILTIN_SNAPSHOT, file.slice(this.builtinDir.length + 1), this.readSchemaText(file));
@@ -180,6 +183,23 @@ export class SchemaLoader {
     return magic;
   }
   private readonly magicById = new Map<string, readonly MagicRule[] | null>();
+
+  /**
+   * A built-in schema from the build's compiled-schema snapshot (./prebuilt.ts), adopted as if built here.
+   * Only while the search path is the built-in directory alone: a user directory could hold a schema of
+   * the same id as one a built-in imports.
+   */
+  private prebuiltDef(file: string): SchemaDef | undefined {
+    if (this.prebuilt === undefined) {
+      const alone = this.searchPath.length === 1 && this.searchPath[0] === this.builtinDir;
+      const names = alone ? readdirNames(this.builtinDir).filter((n) => SCHEMA_EXT.some((e) => n.endsWith(e))) : [];
+      this.prebuilt = alone ? readPrebuilt(BUILTIN_PREBUILT, this.builtinDir, names, (f) => this.readSchemaText(f)) : null;
+    }
+    const def = this.prebuilt?.get(file);
+    if (def) this.byFile.set(file, def);
+    return def;
+  }
+  private prebuilt: ReadonlyMap<string, SchemaDef> | null | undefined;
 
   /**
    * The file's text, refused before reading when over maxSchemaBytes (a 50 MB schema took over a
@@ -199,7 +219,7 @@ export class SchemaLoader {
     try {
       const size = fstatSync(fd).size;
       if (size > this.maxSchemaBytes) throw tooBig(size);
-      const buf = Buffer.alloc(this.maxSchemaBytes + 1);
+      const buf = Buffer.allocUnsafe(this.maxSchemaBytes + 1); // only [0, n) is read: no need to zero 1 MiB per file
       let n = 0;
       for (let r = 0; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
       if (n > this.maxSchemaBytes) throw tooBig(n);

@@ -1,8 +1,9 @@
 /**
- * The build-time snapshot of the built-in schemas: each file's located tree, keyed by file name and
- * checked against a hash of the file's text, so that an edited schema is re-read from YAML.
+ * The build-time snapshot of the built-in schemas: each file's located tree, keyed by file name, with the
+ * file's text it was made from, so that an edited schema is re-read from YAML. The text itself, not a
+ * hash of it: comparing a few KiB costs nothing, where node:crypto cost a tenth of `kimg info`'s own
+ * start-up to load (docs/performance.md).
  */
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LNode } from './located.js';
@@ -11,8 +12,8 @@ import { fromYaml } from './located-yaml.js';
 export const SNAPSHOT_FILE = 'schemas.snapshot.json';
 
 interface Snapshot {
-  readonly version: 1;
-  readonly files: Record<string, { readonly sha256: string; readonly tree: LNode | null }>;
+  readonly version: 2;
+  readonly files: Record<string, { readonly text: string; readonly tree: LNode | null }>;
 }
 
 let cache: { readonly path: string; readonly snap: Snapshot | null } | null = null;
@@ -25,23 +26,20 @@ export function isSnapshotTree(tree: LNode): boolean {
   return fromTheSnapshot.has(tree);
 }
 
-export function textHash(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
 /** The tree for a built-in schema file from the snapshot, or null if absent or stale. */
 export function fromSnapshot(snapshotPath: string, fileName: string, text: string): LNode | null | undefined {
   if (cache?.path !== snapshotPath) {
     let snap: Snapshot | null = null;
     try {
       snap = JSON.parse(readFileSync(snapshotPath, 'utf8')) as Snapshot;
+      if (snap.version !== 2) snap = null; // an older build's: read the YAML
     } catch {
       snap = null;
     }
     cache = { path: snapshotPath, snap };
   }
   const entry = cache.snap?.files[fileName];
-  if (!entry || entry.sha256 !== textHash(text)) return undefined;
+  if (!entry || entry.text !== text) return undefined;
   if (entry.tree !== null) fromTheSnapshot.add(entry.tree);
   return entry.tree;
 }
@@ -52,15 +50,15 @@ export function fromSnapshot(snapshotPath: string, fileName: string, text: strin
  * snapshot are trusted to have passed it.
  */
 export function writeSnapshot(schemaDir: string, snapshotPath: string, check?: (tree: LNode | null, file: string) => void): number {
-  const files: Record<string, { sha256: string; tree: LNode | null }> = {};
+  const files: Record<string, { text: string; tree: LNode | null }> = {};
   for (const name of readdirSync(schemaDir).filter((n) => n.endsWith('.yaml') || n.endsWith('.yml')).sort()) {
     const text = readFileSync(join(schemaDir, name), 'utf8');
     const tree = fromYaml(text, join(schemaDir, name));
     check?.(tree, join(schemaDir, name));
-    files[name] = { sha256: textHash(text), tree };
+    files[name] = { text, tree };
   }
   const tmp = `${snapshotPath}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ version: 1, files } satisfies Snapshot));
+  writeFileSync(tmp, JSON.stringify({ version: 2, files } satisfies Snapshot));
   renameSync(tmp, snapshotPath);
   return Object.keys(files).length;
 }
