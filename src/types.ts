@@ -57,7 +57,7 @@ export type TemplatePart =
   | { readonly k: 'text'; readonly text: string }
   | { readonly k: 'hole'; readonly expr: CompiledExpr; readonly format: TemplateFormat };
 
-export type TemplateFormat = 'auto' | 'hex' | 'dec' | 'size' | 'raw';
+export type TemplateFormat = 'auto' | 'hex' | 'dec' | 'oct' | 'size' | 'raw';
 
 export interface Template {
   readonly source: string;

@@ -471,3 +471,11 @@ test('formats: hex dec size raw auto', () => {
   assert.equal(formatValue([1, 2], 'auto'), '[2 items]');
   assert.equal(formatValue({ a: 1 }, 'auto'), '{…}');
 });
+
+test('formatValue oct: octal with a leading 0, as file modes are written', () => {
+  assert.equal(formatValue(0o100644, 'oct'), '0100644');
+  assert.equal(formatValue(0o755n, 'oct'), '0755');
+  assert.equal(formatValue(0, 'oct'), '0');
+  assert.equal(formatValue(-7, 'oct'), '-07');
+  assert.equal(formatValue('text', 'oct'), 'text', 'a format applies to integers only');
+});

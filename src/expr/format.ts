@@ -36,6 +36,8 @@ export function formatValue(v: unknown, format: TemplateFormat): string {
   if (isInt(v)) {
     if (format === 'hex') return hexInt(v);
     if (format === 'size') return humanSize(v);
+    // File modes as ls, stat and cpio's headers write them: 0755, 0100644 (negative: -07).
+    if (format === 'oct') return v === 0 || v === 0n ? '0' : v < 0 ? `-0${(-BigInt(v)).toString(8)}` : `0${v.toString(8)}`;
     return v.toString();
   }
   if (v instanceof Uint8Array) return format === 'hex' ? hexBytes(v) : quoteBytes(v);

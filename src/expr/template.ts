@@ -15,7 +15,7 @@ export interface RawHole {
 
 export type RawPart = { k: 'text'; text: string } | { k: 'hole'; hole: RawHole };
 
-const FORMATS: readonly TemplateFormat[] = ['hex', 'dec', 'size', 'raw'];
+const FORMATS: readonly TemplateFormat[] = ['hex', 'dec', 'oct', 'size', 'raw'];
 
 export class TemplateSyntaxError extends Error {
   constructor(message: string, readonly at: number) {

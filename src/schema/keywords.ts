@@ -74,7 +74,7 @@ export const VALUE_TYPES: { readonly [name: string]: Fragment } = {
     ]
   },
   "template": {
-    "description": "Text with holes: `${expr}` or `${expr:format}` (formats hex, dec, size, raw); `$${` is a literal `${`.",
+    "description": "Text with holes: `${expr}` or `${expr:format}` (formats hex, dec, oct, size, raw); `$${` is a literal `${`.",
     "type": "string"
   },
   "integer": {
